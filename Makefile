@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both install the Debian packages they need first (scripts/deps.sh).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+DEMO_DIR   ?= demo
+DEMO_STORE ?= sqlite:$(DEMO_DIR)/teller.db
+DEMO_CUSTOMERS ?= 10000
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTELLER_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, through
+# CTest; PostgreSQL is started and stopped by the pg_start/pg_stop fixtures.
+test: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTELLER_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@bash scripts/run-tests.sh $(ASAN_BUILD)
+
+demo: build
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	$(BUILD)/teller generate --customers $(DEMO_CUSTOMERS) --seed 42 --out $(DEMO_DIR)/data
+	$(BUILD)/teller init --store $(DEMO_STORE)
+	$(BUILD)/teller ingest --store $(DEMO_STORE) $(DEMO_DIR)/data
+	$(BUILD)/teller stats --store $(DEMO_STORE)
+
+bench: build
+	@bash bench/ingest.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEMO_DIR)

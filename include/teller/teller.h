@@ -1,0 +1,27 @@
+/*
+ * teller.h - the whole public API of libteller.
+ *
+ * Link with `pkg-config --cflags --libs teller`. Every function follows the
+ * contract of err.h: 0 or a negative TL_E* code, with a tl_err sentence.
+ */
+#ifndef TELLER_H
+#define TELLER_H
+
+#include "common.h"
+#include "err.h"
+#include "log.h"
+#include "arena.h"
+#include "utf8.h"
+#include "json.h"
+#include "csv.h"
+#include "money.h"
+#include "datetime.h"
+#include "config.h"
+#include "pool.h"
+#include "progress.h"
+#include "store.h"
+#include "schema.h"
+#include "ingest.h"
+#include "generate.h"
+
+#endif

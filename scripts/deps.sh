@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Teller needs to build, test and demo, when any
+# is missing. Idempotent: with everything present it does nothing (no network).
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config python3
+  libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
+  libjansson-dev libcsv-dev libinih-dev libsodium-dev
+  libcriterion-dev
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,78 @@
+#include "testutil.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *tu_tmpdir(void)
+{
+    char tmpl[] = "/tmp/teller-test.XXXXXX";
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+char *tu_write_file(const char *dir, const char *name, const char *text)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    snprintf(path, n, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(path);
+        return NULL;
+    }
+    fwrite(text, 1, strlen(text), f);
+    fclose(f);
+    return path;
+}
+
+char *tu_pg_fresh_url(void)
+{
+    const char *state = getenv("TELLER_PG_STATE");
+    if (!state)
+        return NULL;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/url", state);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char url[512] = {0};
+    if (!fgets(url, sizeof url, f)) {
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    url[strcspn(url, "\r\n")] = 0;
+
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return NULL;
+    }
+    static unsigned counter;
+    char db[64];
+    snprintf(db, sizeof db, "t_%d_%u_%ld", (int)getpid(), counter++, (long)random() % 100000);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    PQfinish(c);
+    if (!ok)
+        return NULL;
+    /* replace the trailing "/postgres" by the new database */
+    char *slash = strrchr(url, '/');
+    *slash = 0;
+    size_t n = strlen(url) + strlen(db) + 2;
+    char *out = malloc(n);
+    snprintf(out, n, "%s/%s", url, db);
+    return out;
+}
+
+const char *tu_shared_dir(void)
+{
+    const char *s = getenv("TELLER_SHARED");
+    return s && *s ? s : "../shared";
+}
