@@ -23,5 +23,6 @@
 #include "schema.h"
 #include "ingest.h"
 #include "generate.h"
+#include "ctx.h"
 
 #endif

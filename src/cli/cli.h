@@ -1,0 +1,87 @@
+/*
+ * cli.h - the teller program's command table and the helpers every command
+ * shares: option parsing, configuration, output.
+ *
+ * A command is one file in src/cli/ with one entry in commands.c. It parses,
+ * calls the library, and renders; it holds no domain logic. Exit codes: 0 ok,
+ * 1 the work failed, 2 the command line was wrong.
+ */
+#ifndef TELLER_CLI_H
+#define TELLER_CLI_H
+
+#include <teller/teller.h>
+#include <stdio.h>
+
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+/* One option a command accepts. Flags (has_arg false) set *flag; options
+ * with an argument store the borrowed argv string in *value. */
+struct cli_opt {
+    const char *name; /* long name without "--" */
+    bool has_arg;
+    const char **value;
+    bool *flag;
+    const char *help; /* "--name ARG  help" line in usage */
+};
+
+/* What every command gets: parsed common options and the configuration. */
+struct cli_env {
+    tl_config *cfg;
+    bool json;  /* --json: machine output on stdout */
+    bool quiet; /* --quiet: no progress bars */
+    const char *prog;
+    const struct cli_command *cmd;
+    size_t n_args; /* positional arguments after options */
+    char **args;
+};
+
+struct cli_command {
+    const char *name;
+    const char *summary; /* one line for `teller --help` */
+    const char *usage;   /* synopsis after "teller NAME " */
+    const char *help;    /* paragraph(s) for `teller NAME --help` */
+    const struct cli_opt *opts; /* command-specific options, {0}-terminated; may be NULL */
+    size_t min_args, max_args;
+    bool uses_store; /* accepts --store and --config */
+    int (*run)(struct cli_env *env);
+};
+
+extern const struct cli_command cli_commands[];
+extern const size_t cli_n_commands;
+
+/* Prints `teller NAME --help` text to fp. */
+void cli_print_command_help(FILE *fp, const struct cli_command *cmd);
+
+/* Reports a usage error for the current command on stderr; returns CLI_USAGE. */
+int cli_usage_error(const struct cli_env *env, const char *fmt, ...) TL_PRINTF(2, 3);
+
+/* Reports a failure (err->msg) on stderr, or as {"error":...} JSON on stdout
+ * with --json; returns CLI_FAILED. */
+int cli_fail(const struct cli_env *env, const tl_err *err);
+
+/* Opens the context from env->cfg (store + migrations); reports failures. */
+int cli_open_ctx(const struct cli_env *env, tl_ctx **out);
+
+/* Parses an unsigned integer option value; a usage error names the option. */
+int cli_parse_u64(const struct cli_env *env, const char *opt, const char *s, uint64_t *out);
+
+/* Writes a JSON value followed by a newline on stdout and releases it. */
+void cli_print_json(json_t *v);
+
+/* One handler per command (src/cli/<name>.c). */
+int cli_cmd_init(struct cli_env *env);
+int cli_cmd_generate(struct cli_env *env);
+int cli_cmd_ingest(struct cli_env *env);
+int cli_cmd_export(struct cli_env *env);
+int cli_cmd_stats(struct cli_env *env);
+int cli_cmd_config(struct cli_env *env);
+int cli_cmd_schema(struct cli_env *env);
+
+/* Option tables defined next to their handlers. */
+extern const struct cli_opt cli_generate_opts[];
+extern const struct cli_opt cli_ingest_opts[];
+extern const struct cli_opt cli_export_opts[];
+extern const struct cli_opt cli_stats_opts[];
+extern const struct cli_opt cli_schema_opts[];
+
+#endif
