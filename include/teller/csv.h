@@ -5,6 +5,10 @@
  * largest record, bounded by max_field_bytes), so files larger than RAM stream.
  * It strips a UTF-8 BOM, accepts LF and CRLF line ends, and reports broken
  * quoting, oversized fields and NUL bytes with `source:line:column`.
+ * Spaces belong to the field (RFC 4180): nothing is trimmed, so " 12.00"
+ * reaches validation as written. A line of only spaces and tabs counts as
+ * blank. A UTF-16 or UTF-32 byte order mark is refused with a message that
+ * says so.
  *
  *     tl_csv_reader *r;
  *     if (tl_csv_reader_open(fp, "tx.csv", 0, &r, &err) < 0) ...
@@ -49,6 +53,11 @@ TL_API int tl_csv_reader_open(FILE *fp, const char *source, size_t max_field_byt
 TL_API int tl_csv_next(tl_csv_reader *r, const tl_csv_record **rec, tl_err *err);
 
 TL_API void tl_csv_reader_close(tl_csv_reader *r);
+
+/* Names the columns (usually from the header row) so that later errors say
+ * `source:line:column: column "amount": ...`. names[0..n) are copied; call
+ * it again to replace them. Returns 0, TL_EINVAL or TL_ENOMEM. */
+TL_API int tl_csv_reader_set_names(tl_csv_reader *r, size_t n, const char *const *names);
 
 /* Writes one field, quoting it only when it holds a comma, quote, CR or LF or
  * starts/ends with a space. Returns 0 or TL_EIO. */

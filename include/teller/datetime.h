@@ -21,10 +21,12 @@ TL_API int tl_time_parse(const char *s, size_t len, int64_t *ms, tl_err *err);
 TL_API int tl_date_parse(const char *s, size_t len, int32_t *days, tl_err *err);
 
 /* Formats as "YYYY-MM-DDTHH:MM:SSZ", adding ".fff" when ms is not a whole
- * second. Returns length written or TL_ETOOBIG (buf needs 25 bytes). */
+ * second. Returns length written or TL_ETOOBIG (buf needs 25 bytes), or
+ * TL_EINVAL when the year falls outside 0000-9999. */
 TL_API int tl_time_format(int64_t ms, char *buf, size_t bufsize);
 
-/* Formats days since epoch as "YYYY-MM-DD" (buf needs 11 bytes). */
+/* Formats days since epoch as "YYYY-MM-DD" (buf needs 11 bytes). Returns 10,
+ * TL_ETOOBIG, or TL_EINVAL when the year falls outside 0000-9999. */
 TL_API int tl_date_format(int32_t days, char *buf, size_t bufsize);
 
 /* Days since 1970-01-01 for a civil date (proleptic Gregorian), and back. */

@@ -26,7 +26,9 @@ TL_API int tl_pool_submit(tl_pool *p, tl_pool_fn fn, void *arg);
 /* Blocks until every submitted task has finished. */
 TL_API void tl_pool_wait(tl_pool *p);
 
-/* Runs fn(i, arg) for i in [0, n) split across the pool, and waits. */
+/* Runs fn(i, arg) for i in [0, n) split across the pool, and waits. The
+ * caller runs items too, so it is safe to call from inside a task; p NULL
+ * runs everything in the caller. */
 TL_API void tl_pool_parallel_for(tl_pool *p, size_t n, void (*fn)(size_t i, void *arg), void *arg);
 
 TL_API int tl_pool_size(const tl_pool *p);

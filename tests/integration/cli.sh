@@ -46,4 +46,30 @@ teller config --config "$WORK/typo.ini" 2>"$WORK/err" >/dev/null; rc=$?
 set -e
 check "unknown config key fails" test $rc = 1
 check "unknown config key names file:line" grep -q "typo.ini:2" "$WORK/err"
+
+# the library as a user gets it: install to a prefix, build docs/library.md's
+# example with pkg-config, run it on the mini bank
+build_dir=$(dirname "$TELLER_BIN")
+cmake --install "$build_dir" --prefix "$WORK/prefix" >/dev/null
+pcdir=$(dirname "$(find "$WORK/prefix" -name teller.pc | head -1)")
+check "teller.pc is installed" test -f "$pcdir/teller.pc"
+check "headers are installed" test -f "$WORK/prefix/include/teller/teller.h"
+python3 - "$TELLER_SRC/docs/library.md" "$WORK/app.c" <<'PY'
+import re, sys
+md = open(sys.argv[1]).read()
+open(sys.argv[2], "w").write(re.findall(r"```c\n(.*?)```", md, re.S)[0])
+PY
+san=""; nm "$TELLER_BIN" | grep -q __asan_init && san="-fsanitize=address,undefined"
+check "docs/library.md example compiles with pkg-config" \
+  sh -c "cc $san -o '$WORK/app' '$WORK/app.c' \$(PKG_CONFIG_PATH='$pcdir' pkg-config --cflags --libs teller) -Wl,-rpath,'$WORK/prefix/lib'"
+(cd "$WORK" && cp "$FIX/transactions.csv" tx.csv && "$TELLER_BIN" init --store sqlite:bank.db >/dev/null \
+  && "$TELLER_BIN" ingest --quiet --store sqlite:bank.db products "$FIX/products.csv" >/dev/null \
+  && "$TELLER_BIN" ingest --quiet --store sqlite:bank.db customers "$FIX/customers.csv" >/dev/null \
+  && "$TELLER_BIN" ingest --quiet --store sqlite:bank.db accounts "$FIX/accounts.csv" >/dev/null)
+out=$(cd "$WORK" && ./app 2>&1 || true)
+check "the example loads 4 rows" grep -q "loaded 4 rows" <<<"$out"
+
+# docs/data-formats.md holds exactly what `teller schema --markdown` prints
+check "docs/data-formats.md matches teller schema --markdown" \
+  python3 -c "import sys; assert sys.argv[1] in open(sys.argv[2]).read()" "$(teller schema --markdown)" "$TELLER_SRC/docs/data-formats.md"
 finish
