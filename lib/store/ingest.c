@@ -797,7 +797,7 @@ static int flush_batch(struct ingest *st, uint64_t line, tl_err *err)
     if (st->n_batch) {
         int rc = st->s->ops->load_rows(st->ld, st->n_batch, st->batch, err);
         if (rc < 0) {
-            tl_err_prefix(err, "%s: loading the rows before line %" PRIu64 ": ", st->source, line);
+            tl_err_prefix(err, "%s: loading the rows before line %" PRIu64, st->source, line);
             return rc;
         }
         st->rows_loaded += st->n_batch;
@@ -1015,6 +1015,11 @@ static int run_csv(struct ingest *st, tl_err *err)
         }
     }
     free(where);
+    /* From here on the reader's own errors (an oversized field, broken
+     * quoting) name the column too. Header fields are valid until the next
+     * tl_csv_next, and set_names copies them. */
+    if (rc == 0)
+        rc = tl_csv_reader_set_names(r, nh, rec->fields);
     if (rc < 0)
         goto out;
 
@@ -1047,6 +1052,10 @@ static int run_csv(struct ingest *st, tl_err *err)
             break;
         }
     }
+    /* A header and nothing else is most often a truncated export, so it is
+     * refused rather than "loaded" as zero rows. */
+    if (rc == 0 && st->rows_read == 0)
+        rc = tl_err_set(err, TL_EINVAL, "%s: header only, no data rows", st->source);
     if (rc == 0)
         rc = flush_batch(st, last_line + 1, err);
 out:
@@ -1455,7 +1464,7 @@ int tl_ingest_stream(tl_store *s, FILE *in, const char *source, const struct tl_
         rc = s->ops->load_end(st.ld, true, err);
         st.ld = NULL;
         if (rc < 0)
-            tl_err_prefix(err, "%s: ", source);
+            tl_err_prefix(err, "%s", source);
     }
     /* the rejects are complete on disk before the good rows commit */
     if (rc == 0 && st.rej) {
@@ -1470,7 +1479,7 @@ int tl_ingest_stream(tl_store *s, FILE *in, const char *source, const struct tl_
         if (rc == 0)
             st.in_tx = false;
         else
-            tl_err_prefix(err, "%s: ", source);
+            tl_err_prefix(err, "%s", source);
     }
     if (rc < 0) {
         tl_err scratch = {0};

@@ -59,7 +59,7 @@ import re, sys
 md = open(sys.argv[1]).read()
 open(sys.argv[2], "w").write(re.findall(r"```c\n(.*?)```", md, re.S)[0])
 PY
-san=""; nm "$TELLER_BIN" | grep -q __asan_init && san="-fsanitize=address,undefined"
+san=""; grep -q __asan_init < <(nm "$TELLER_BIN") && san="-fsanitize=address,undefined"
 check "docs/library.md example compiles with pkg-config" \
   sh -c "cc $san -o '$WORK/app' '$WORK/app.c' \$(PKG_CONFIG_PATH='$pcdir' pkg-config --cflags --libs teller) -Wl,-rpath,'$WORK/prefix/lib'"
 (cd "$WORK" && cp "$FIX/transactions.csv" tx.csv && "$TELLER_BIN" init --store sqlite:bank.db >/dev/null \
@@ -67,6 +67,7 @@ check "docs/library.md example compiles with pkg-config" \
   && "$TELLER_BIN" ingest --quiet --store sqlite:bank.db customers "$FIX/customers.csv" >/dev/null \
   && "$TELLER_BIN" ingest --quiet --store sqlite:bank.db accounts "$FIX/accounts.csv" >/dev/null)
 out=$(cd "$WORK" && ./app 2>&1 || true)
+grep -q "loaded 4 rows" <<<"$out" || echo "example said: $out"
 check "the example loads 4 rows" grep -q "loaded 4 rows" <<<"$out"
 
 # docs/data-formats.md holds exactly what `teller schema --markdown` prints

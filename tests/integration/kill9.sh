@@ -21,7 +21,7 @@ for store in $(stores); do
   before=$(teller stats --checksum --store "$store")
   killed=0
   for delay in 0.3 0.8 1.5 3; do
-    teller ingest --quiet --store "$store" transactions "$WORK/big.csv" >/dev/null 2>&1 &
+    "$TELLER_BIN" ingest --quiet --store "$store" transactions "$WORK/big.csv" >/dev/null 2>&1 &
     pid=$!
     sleep "$delay"
     if kill -0 "$pid" 2>/dev/null; then

@@ -653,8 +653,8 @@ static void case_messages(struct env *e)
     expect_error(e, "transactions", "tx.csv", "", TL_EINVAL, ": empty file, expected a header row");
 #undef ROW
 
-    /* a header without rows is an empty day, not an error */
-    ingest_ok(e, "transactions", "empty-day.csv", TX_HEADER, 0);
+    /* a header without rows is most often a truncated export: refused */
+    expect_error(e, "transactions", "empty-day.csv", TX_HEADER, TL_EINVAL, ": header only, no data rows");
 
     tl_err err = {0};
     struct tl_ingest_opts o = {.table = "api_keys", .path = "/nonexistent.csv", .quiet = true};
