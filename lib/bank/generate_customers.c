@@ -5,6 +5,7 @@
  * real, then (generate_portfolio.c) the products each customer holds.
  */
 #include "generate_internal.h"
+#include "core/internal.h"
 
 #include <teller/datetime.h>
 
@@ -237,10 +238,7 @@ struct email_set {
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h | 1; /* 0 marks an empty slot */
+    return tl__hash_bytes(s, strlen(s)) | 1; /* 0 marks an empty slot */
 }
 
 /* Inserts the email's hash; false when it was there already. */

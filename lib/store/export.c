@@ -9,6 +9,7 @@
  * already has, which leaves tl_store_checksum unchanged.
  */
 #include "internal.h"
+#include "core/internal.h"
 
 #include <teller/datetime.h>
 #include <teller/ingest.h>
@@ -100,19 +101,6 @@ static bool value_real(const tl_value *v, double *out)
         return *end == 0;
     }
     return false;
-}
-
-/* The shortest %g form that reads back as exactly d, so REAL columns survive
- * the round trip bit for bit. */
-static int format_real(double d, char *buf, size_t size)
-{
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, size, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    return n;
 }
 
 static void put_csv(FILE *out, const char *s, size_t n)
@@ -235,7 +223,7 @@ static int on_export_row(void *ud, size_t n_cols, const tl_value *cols, const ch
         case TL_COL_REAL:
             if (!value_real(v, &d) || !isfinite(d))
                 return bad_value(ex, &cols[0], c, "not a finite number in the store");
-            n = (size_t)format_real(d, buf, sizeof buf);
+            n = (size_t)tl__format_real(d, buf, sizeof buf);
             s = buf;
             quoted_in_json = false;
             break;

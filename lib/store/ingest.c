@@ -13,6 +13,7 @@
  * killed mid-load leaves it as before because nothing commits early.
  */
 #include "internal.h"
+#include "core/internal.h"
 
 #include <teller/arena.h>
 #include <teller/csv.h>
@@ -46,43 +47,6 @@
 
 /* ------------------------------------------------------------------------ */
 /* Hashing and the id set                                                    */
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static inline uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-/* Ids are short, so a word-at-a-time multiply-rotate with a strong finalizer
- * (the splitmix64 mixer) is both fast and well spread in the low bits that
- * linear probing uses. */
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    const uint64_t k1 = 0x9e3779b97f4a7c15ULL, k2 = 0xc2b2ae3d27d4eb4fULL;
-    uint64_t h = k1 ^ ((uint64_t)n * k2);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = rotl64(h ^ (w * k2), 31) * k1;
-        s += 8;
-        n -= 8;
-    }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, s, n);
-        h = rotl64(h ^ (w * k2), 31) * k1;
-    }
-    return mix64(h);
-}
 
 /* An open-addressing set of id strings. The strings live in one pool as
  * [len:1][bytes][line:8 when with_line], so a probe compares the 64-bit hash
@@ -293,18 +257,6 @@ static bool parse_real(const char *s, size_t n, double *out)
     return true;
 }
 
-/* The shortest %g form that reads back as exactly d. */
-static int format_real(double d, char *buf, size_t size)
-{
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, size, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    return n;
-}
-
 static bool ascii_ieq(const char *s, size_t n, const char *lit)
 {
     size_t m = strlen(lit);
@@ -379,50 +331,16 @@ static int amount_decimals(const char *s, size_t n)
     return (int)dec;
 }
 
-/* Writes v as a double-quoted string for an error message: at most SHOW_MAX
- * bytes (cut on a character boundary, then "..."), with quotes, backslashes
- * and non-printable bytes escaped, so a message is always one safe line.
- * out needs 4 * SHOW_MAX + 8 bytes. */
+/* Writes v double-quoted for an error message, cut and escaped by tl__quote
+ * so a message is always one safe line. out needs SHOW_SIZE bytes. */
 #define SHOW_SIZE (4 * SHOW_MAX + 8)
 static void show_value(char *out, const char *v, size_t len)
 {
-    bool utf8 = tl_utf8_valid(v, len, NULL);
-    size_t take = len > SHOW_MAX ? SHOW_MAX : len;
-    if (utf8 && take < len)
-        while (take > 0 && ((unsigned char)v[take] & 0xC0) == 0x80)
-            take--;
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    out[o++] = '"';
-    for (size_t i = 0; i < take; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else if (c == '\r') {
-            out[o++] = '\\';
-            out[o++] = 'r';
-        } else if (c == '\t') {
-            out[o++] = '\\';
-            out[o++] = 't';
-        } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    if (take < len) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o++] = '"';
-    out[o] = 0;
+    out[0] = '"';
+    tl__quote(out + 1, SHOW_SIZE - 2, v, len);
+    size_t n = strlen(out);
+    out[n] = '"';
+    out[n + 1] = '\0';
 }
 
 /* A growable byte buffer with a ceiling. */
@@ -824,13 +742,13 @@ static int row_accept(struct ingest *st, uint64_t line, tl_err *err)
     const struct field *raw = &st->f[0];
     uint64_t h = 0;
     if (raw->present && raw->len <= ID_MAX) {
-        h = hash_bytes(raw->s, raw->len);
+        h = tl__hash_bytes(raw->s, raw->len);
         idset_prefetch(&st->seen, h);
     }
     for (size_t k = 1; k < nc; k++) {
         const struct field *fl = &st->f[k];
         if (st->ref_of[k] >= 0 && fl->present && fl->len <= ID_MAX) {
-            st->ref_h[k] = hash_bytes(fl->s, fl->len);
+            st->ref_h[k] = tl__hash_bytes(fl->s, fl->len);
             idset_prefetch(&st->refs[st->ref_of[k]].ids, st->ref_h[k]);
         }
     }
@@ -919,7 +837,7 @@ static int on_id(void *ud, size_t n_cols, const tl_value *cols, const char *cons
     struct ids_ud *u = ud;
     if (n_cols < 1 || cols[0].type != TL_VAL_TEXT || cols[0].len > 255)
         return 0; /* cannot match a valid id anyway */
-    uint64_t h = hash_bytes(cols[0].s, cols[0].len);
+    uint64_t h = tl__hash_bytes(cols[0].s, cols[0].len);
     struct idslot *sl = idset_find(u->set, cols[0].s, cols[0].len, h);
     if (sl->off)
         return 0;
@@ -1196,7 +1114,7 @@ static int json_row(struct ingest *st, json_t *obj)
                 break;
             fl->d = json_real_value(v);
             fl->jreal = ty == TL_COL_MONEY;
-            fl->len = (size_t)format_real(fl->d, nb, NUMBUF);
+            fl->len = (size_t)tl__format_real(fl->d, nb, NUMBUF);
             fl->s = nb;
             continue;
         case JSON_TRUE:

@@ -13,6 +13,7 @@
  * temporary staging table that is upserted in one statement at the end.
  */
 #include "internal.h"
+#include "core/internal.h"
 
 #include <teller/err.h>
 #include <teller/log.h>
@@ -206,16 +207,6 @@ static void pg_close(tl_store *s)
 
 /* ----------------------------------------------------- statement cache */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 /* Rewrites `?` placeholders to $1..$n, leaving alone any inside '...'
  * literals, "..." identifiers and comments. Returns a malloc'd string, or NULL
  * when out of memory; *n_params receives the count. */
@@ -285,7 +276,7 @@ static int count_mismatch(const char *sql, size_t want, size_t given, tl_err *er
 static int get_stmt(tl_store *s, const char *sql, size_t n_given, struct pg_stmt **out, tl_err *err)
 {
     struct pg *p = pg_of(s);
-    uint64_t h = fnv1a(sql);
+    uint64_t h = tl__hash_bytes(sql, strlen(sql));
     for (size_t i = 0; i < p->n_cache; i++) {
         struct pg_stmt *c = &p->cache[i];
         if (c->hash == h && strcmp(c->sql, sql) == 0) {

@@ -10,6 +10,7 @@
  * than updating them row by row.
  */
 #include "internal.h"
+#include "core/internal.h"
 
 #include <teller/err.h>
 
@@ -162,16 +163,6 @@ static void sq_close(tl_store *s)
 
 /* ------------------------------------------------------- statement cache */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static bool only_space(const char *p)
 {
     for (; *p; p++)
@@ -208,7 +199,7 @@ static int get_stmt(tl_store *s, const char *sql, sqlite3_stmt **out, struct cac
                     tl_err *err)
 {
     struct sq *q = sq_of(s);
-    uint64_t h = fnv1a(sql);
+    uint64_t h = tl__hash_bytes(sql, strlen(sql));
     *entry = NULL;
     for (size_t i = 0; i < q->n_cache; i++) {
         struct cached_stmt *c = &q->cache[i];

@@ -597,7 +597,7 @@ static void case_messages(struct env *e)
                  ":2: column amount: not a decimal amount (like -12.30) \"12a\"");
     expect_error(e, "transactions", "tx.csv",
                  ROW("T9,A1,2026-01-01T00:00:00Z,1.00,USD,card,pos,5411,,,,caf\xC3(,false,0"),
-                 TL_EINVAL, ":2: column description: invalid UTF-8 at byte 3 \"caf\\xC3(\"");
+                 TL_EINVAL, ":2: column description: invalid UTF-8 at byte 3 \"caf\\xc3(\"");
     expect_error(e, "transactions", "tx.csv",
                  ROW("T9,A1,2026-01-01T00:00:00Z,1.00,USD,card,pos,5411,,,,x,maybe,0"), TL_EINVAL,
                  ":2: column is_fraud: not a boolean (true/false, yes/no, 1/0) \"maybe\"");
