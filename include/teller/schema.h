@@ -40,6 +40,8 @@ struct tl_column_spec {
     enum tl_col_type type;
     bool required;
     bool pii;                        /* encrypted at rest by the privacy layer */
+    bool derived;                    /* computed by teller (blind indexes, erasure marks):
+                                        never read from files nor written by export */
     const char *ref_table;           /* TL_COL_REF */
     const char *currency_col;        /* TL_COL_MONEY: file column holding the currency */
     const char *const *enum_values;  /* TL_COL_ENUM: NULL-terminated */

@@ -137,9 +137,11 @@ int tl__gen_out_open(struct gen_out *o, const char *dir, const char *table, tl_e
     const char *names[64];
     if (t->n_columns > 64)
         return tl_err_set(err, TL_EINTERNAL, "generate: table %s has too many columns", table);
+    size_t n_names = 0;
     for (size_t i = 0; i < t->n_columns; i++)
-        names[i] = t->columns[i].name;
-    if (tl_csv_write_record(o->fp, t->n_columns, names) < 0)
+        if (!t->columns[i].derived)
+            names[n_names++] = t->columns[i].name;
+    if (tl_csv_write_record(o->fp, n_names, names) < 0)
         o->failed = true;
     return 0;
 }
@@ -372,18 +374,23 @@ static int check_schema(tl_err *err)
         const struct tl_table_spec *spec = tl_schema_table(TABLES[t]);
         if (!spec)
             return tl_err_set(err, TL_EINTERNAL, "generate: the schema has no table %s", TABLES[t]);
-        size_t n = tl__gen_count(COLS[t]);
-        if (n != spec->n_columns)
-            return tl_err_set(err, TL_EINTERNAL,
-                              "generate: table %s has %zu columns in the schema, the generator "
-                              "writes %zu",
-                              TABLES[t], spec->n_columns, n);
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(spec->columns[i].name, COLS[t][i]) != 0)
+        /* the file columns: every column but those teller derives itself */
+        size_t n = tl__gen_count(COLS[t]), k = 0;
+        for (size_t i = 0; i < spec->n_columns; i++) {
+            if (spec->columns[i].derived)
+                continue;
+            if (k >= n || strcmp(spec->columns[i].name, COLS[t][k]) != 0)
                 return tl_err_set(err, TL_EINTERNAL,
                                   "generate: column %zu of %s is %s in the schema, the generator "
                                   "writes %s",
-                                  i + 1, TABLES[t], spec->columns[i].name, COLS[t][i]);
+                                  k + 1, TABLES[t], spec->columns[i].name, k < n ? COLS[t][k] : "nothing");
+            k++;
+        }
+        if (k != n)
+            return tl_err_set(err, TL_EINTERNAL,
+                              "generate: table %s has %zu file columns in the schema, the generator "
+                              "writes %zu",
+                              TABLES[t], k, n);
     }
     if (tl_currency_exponent("EUR") != 2)
         return tl_err_set(err, TL_EINTERNAL, "generate: EUR must have two decimals");

@@ -150,7 +150,25 @@ static const char m0001_core[] =
     " expires_ms BIGINT,"
     " revoked_ms BIGINT);";
 
+/* Privacy and audit: blind indexes for lookups on encrypted PII, the erasure
+ * mark, and the audit chain's position and context. One column per ALTER:
+ * SQLite adds only one at a time. */
+static const char m0002_privacy_audit[] =
+    "ALTER TABLE customers ADD COLUMN email_bidx TEXT;"
+    "ALTER TABLE customers ADD COLUMN national_id_bidx TEXT;"
+    "ALTER TABLE customers ADD COLUMN erased_ms BIGINT;"
+    "CREATE INDEX customers_email_bidx ON customers(email_bidx);"
+    "CREATE INDEX customers_national_id_bidx ON customers(national_id_bidx);"
+    "ALTER TABLE audit_log ADD COLUMN seq BIGINT;"
+    "ALTER TABLE audit_log ADD COLUMN role TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN resource TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN customer_id TEXT;"
+    "ALTER TABLE audit_log ADD COLUMN request_id TEXT;"
+    "CREATE UNIQUE INDEX audit_log_seq ON audit_log(seq);"
+    "ALTER TABLE api_keys ADD COLUMN name TEXT;";
+
 const struct tl_migration tl__migrations[] = {
     {1, "core tables", m0001_core},
+    {2, "privacy and audit", m0002_privacy_audit},
 };
 const size_t tl__n_migrations = sizeof(tl__migrations) / sizeof(tl__migrations[0]);

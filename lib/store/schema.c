@@ -57,6 +57,12 @@ static const struct tl_column_spec customers[] = {
     COL(.name = "household_size", .type = TL_COL_INT, .min = 1, .max = 30, .doc = "people in the household"),
     COL(.name = "segment", .type = TL_COL_ENUM, .enum_values = CUSTOMER_SEGMENTS, .doc = "the bank's own segment"),
     COL(.name = "customer_since", .type = TL_COL_DATE, .required = true, .doc = "start of the relationship"),
+    COL(.name = "email_bidx", .type = TL_COL_TEXT, .derived = true, .max_len = 64,
+        .doc = "keyed blind index of the normalized email, for lookups without decrypting"),
+    COL(.name = "national_id_bidx", .type = TL_COL_TEXT, .derived = true, .max_len = 64,
+        .doc = "keyed blind index of the normalized national id"),
+    COL(.name = "erased_at", .db_name = "erased_ms", .type = TL_COL_TIMESTAMP, .derived = true,
+        .doc = "when the customer's personal data was erased (data subject request)"),
 };
 
 static const struct tl_column_spec products[] = {
@@ -198,6 +204,11 @@ static const struct tl_column_spec audit_log[] = {
     COL(.name = "output", .type = TL_COL_TEXT, .max_len = 65536, .doc = "decision and reasons (JSON)"),
     COL(.name = "prev_hash", .type = TL_COL_TEXT, .max_len = 64, .doc = "hash of the previous entry"),
     COL(.name = "hash", .type = TL_COL_TEXT, .required = true, .max_len = 64, .doc = "hash of this entry"),
+    COL(.name = "seq", .type = TL_COL_INT, .min = 1, .max = INT64_MAX, .doc = "position in the chain, from 1"),
+    COL(.name = "role", .type = TL_COL_TEXT, .max_len = 20, .doc = "role of the actor"),
+    COL(.name = "resource", .type = TL_COL_TEXT, .max_len = 200, .doc = "route or object acted on"),
+    COL(.name = "customer_id", .type = TL_COL_TEXT, .max_len = 64, .doc = "customer whose data was read or decided on"),
+    COL(.name = "request_id", .type = TL_COL_TEXT, .max_len = 64, .doc = "request that caused it"),
 };
 
 static const struct tl_column_spec api_keys[] = {
@@ -208,6 +219,7 @@ static const struct tl_column_spec api_keys[] = {
     COL(.name = "created_at", .db_name = "created_ms", .type = TL_COL_TIMESTAMP, .required = true, .doc = "issued"),
     COL(.name = "expires_at", .db_name = "expires_ms", .type = TL_COL_TIMESTAMP, .doc = "expiry"),
     COL(.name = "revoked_at", .db_name = "revoked_ms", .type = TL_COL_TIMESTAMP, .doc = "revocation"),
+    COL(.name = "name", .type = TL_COL_TEXT, .max_len = 200, .doc = "what the key is for"),
 };
 
 #define TABLE(n, d, ing) {.name = #n, .doc = d, .columns = n, .n_columns = N(n), .ingestible = ing}

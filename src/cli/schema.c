@@ -48,6 +48,7 @@ static void print_table(const struct tl_table_spec *t, json_t *json)
             json_array_append_new(cols, json_pack("{s:s,s:s,s:s,s:b,s:b,s:s}", "name", c->name, "store_column",
                                                   tl_schema_db_name(c), "type", type_name(c, buf, sizeof buf),
                                                   "required", c->required, "pii", c->pii, "doc", c->doc));
+            json_object_set_new(json_array_get(cols, i), "computed", json_boolean(c->derived));
         }
         json_object_set_new(json, t->name, json_pack("{s:s,s:b,s:o}", "doc", t->doc, "ingestible",
                                                      t->ingestible, "columns", cols));
@@ -58,8 +59,9 @@ static void print_table(const struct tl_table_spec *t, json_t *json)
                t->doc, t->ingestible ? "" : " (system table, not loaded by `teller ingest`)");
         for (size_t i = 0; i < t->n_columns; i++) {
             const struct tl_column_spec *c = &t->columns[i];
-            printf("| `%s` | %s | %s | %s%s |\n", c->name, type_name(c, buf, sizeof buf),
-                   c->required ? "yes" : "", c->doc, c->pii ? " (PII)" : "");
+            printf("| `%s` | %s | %s | %s%s%s |\n", c->name, type_name(c, buf, sizeof buf),
+                   c->required ? "yes" : "", c->doc, c->pii ? " (PII, encrypted at rest)" : "",
+                   c->derived ? " (computed by teller, not read from files)" : "");
         }
         printf("\n");
         return;
@@ -67,8 +69,8 @@ static void print_table(const struct tl_table_spec *t, json_t *json)
     printf("%s: %s\n", t->name, t->doc);
     for (size_t i = 0; i < t->n_columns; i++) {
         const struct tl_column_spec *c = &t->columns[i];
-        printf("  %-20s %-40s %s%s\n", c->name, type_name(c, buf, sizeof buf), c->required ? "required" : "",
-               c->pii ? " pii" : "");
+        printf("  %-20s %-40s %s%s%s\n", c->name, type_name(c, buf, sizeof buf),
+               c->required ? "required" : "", c->pii ? " pii" : "", c->derived ? " computed" : "");
     }
 }
 
