@@ -30,6 +30,10 @@ TL_API void tl_ctx_close(tl_ctx *ctx);
 TL_API tl_store *tl_ctx_store(tl_ctx *ctx);
 TL_API const tl_config *tl_ctx_config(const tl_ctx *ctx);
 
+/* The data keys (PII encryption, blind indexes), loaded from data.key_file
+ * (created with a fresh key when missing) or TELLER_DATA_KEY. */
+TL_API struct tl_keyring *tl_ctx_keyring(tl_ctx *ctx);
+
 /* How many migrations tl_ctx_open applied (0 when the store was current). */
 TL_API int tl_ctx_migrations_applied(const tl_ctx *ctx);
 

@@ -34,7 +34,11 @@ TL_BEGIN_DECLS
     X(TL_EUNSUPPORTED, -9, "unsupported", "not supported")                  \
     X(TL_ETOOBIG, -10, "too_big", "input exceeds a limit")                  \
     X(TL_EEXISTS, -11, "exists", "already exists")                          \
-    X(TL_ECANCELED, -12, "canceled", "operation canceled")
+    X(TL_ECANCELED, -12, "canceled", "operation canceled")                  \
+    X(TL_EAUTH, -13, "unauthenticated", "missing or invalid credentials")   \
+    X(TL_EFORBIDDEN, -14, "forbidden", "not allowed for this role")         \
+    X(TL_ERATELIMIT, -15, "rate_limited", "too many requests")              \
+    X(TL_ECRYPTO, -16, "crypto", "decryption or verification failed")
 
 enum tl_errcode {
 #define TL_X_ENUM(name, value, slug, desc) name = value,

@@ -24,5 +24,8 @@
 #include "ingest.h"
 #include "generate.h"
 #include "ctx.h"
+#include "keyring.h"
+#include "audit.h"
+#include "auth.h"
 
 #endif

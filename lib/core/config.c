@@ -24,7 +24,16 @@ static const struct key_def {
     {"log.level", "warn", KEY_STRING},
     {"server.listen", "127.0.0.1:8080", KEY_STRING},
     {"server.threads", "0", KEY_INT},
-    {"data.key_file", "", KEY_STRING},
+    {"server.max_body_bytes", "16777216", KEY_INT},
+    {"server.timeout_s", "30", KEY_INT},
+    {"server.rate_limit", "50", KEY_INT},
+    {"server.rate_burst", "100", KEY_INT},
+    {"data.key_file", "teller.key", KEY_STRING},
+    {"auth.jwt_keys", "", KEY_STRING},
+    {"auth.jwt_issuer", "", KEY_STRING},
+    {"auth.jwt_audience", "", KEY_STRING},
+    {"auth.jwt_role_claim", "role", KEY_STRING},
+    {"auth.jwt_customer_claim", "customer_id", KEY_STRING},
     {"llm.backend", "local", KEY_STRING},
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
