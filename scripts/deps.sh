@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config python3
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
-  libjansson-dev libcsv-dev libinih-dev libsodium-dev
+  libjansson-dev libcsv-dev libinih-dev libsodium-dev libmicrohttpd-dev libjwt-dev curl
   libcriterion-dev
 )
 missing=()

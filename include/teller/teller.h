@@ -27,5 +27,6 @@
 #include "keyring.h"
 #include "audit.h"
 #include "auth.h"
+#include "privacy.h"
 
 #endif
