@@ -32,9 +32,19 @@ demo: build
 	$(BUILD)/teller init --store $(DEMO_STORE)
 	$(BUILD)/teller ingest --store $(DEMO_STORE) $(DEMO_DIR)/data
 	$(BUILD)/teller stats --store $(DEMO_STORE)
+	@echo "admin key (keys, configuration):   $$($(BUILD)/teller keys create --store $(DEMO_STORE) --role admin --name demo-admin 2>/dev/null)"
+	@echo "analyst key (reads customer data): $$($(BUILD)/teller keys create --store $(DEMO_STORE) --role analyst --name demo-analyst 2>/dev/null)"
+	@echo 'try: curl -H "Authorization: Bearer <analyst key>" http://127.0.0.1:8080/v1/customers/C000001   (Ctrl-C stops)'
+	$(BUILD)/teller serve --store $(DEMO_STORE) --listen 127.0.0.1:8080
 
 bench: build
 	@bash bench/ingest.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(DEMO_DIR)
+
+# Real fuzzing: builds tests/fuzz with clang + libFuzzer in build-fuzz and runs
+# each target for FUZZ_SECONDS (default 20); `make test` only replays corpora.
+.PHONY: fuzz
+fuzz: deps
+	@bash scripts/fuzz.sh

@@ -64,6 +64,13 @@ TL_API int tl_store_open(const char *url, tl_store **out, tl_err *err);
 /* Closes the connection, rolling back any open transaction. NULL is a no-op. */
 TL_API void tl_store_close(tl_store *s);
 
+/* Attaches the data keys (keyring.h, borrowed: it must outlive the store or
+ * be detached with NULL first). From then on ingest seals every PII column
+ * (schema.h `pii`) and fills the blind indexes, and export opens them again.
+ * Without a keyring PII is stored as given. tl_ctx_open always attaches one. */
+struct tl_keyring;
+TL_API void tl_store_set_keyring(tl_store *s, const struct tl_keyring *kr);
+
 /* "sqlite" or "postgres". */
 TL_API const char *tl_store_backend(const tl_store *s);
 
@@ -95,8 +102,9 @@ TL_API int tl_store_rollback(tl_store *s, tl_err *err);
  * table name. */
 TL_API int tl_store_count(tl_store *s, const char *table, int64_t *n, tl_err *err);
 
-/* A SHA-256 over the contents of every table in a fixed order, as 64 hex
- * characters plus NUL in hex[65]. Two stores with the same rows give the same
+/* A SHA-256 over the contents of every table but the audit journal (which
+ * `teller audit verify` checks), in a fixed order, as 64 hex characters plus
+ * NUL in hex[65]. Two stores with the same rows give the same
  * checksum whichever backend holds them, which is how tests prove that a
  * failed ingest left the store exactly as it was. */
 TL_API int tl_store_checksum(tl_store *s, char hex[65], tl_err *err);

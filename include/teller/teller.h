@@ -28,5 +28,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "privacy.h"
+#include "mask.h"
+#include "customer.h"
 
 #endif

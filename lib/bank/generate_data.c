@@ -328,15 +328,16 @@ const char *const tl__gen_loan_purposes[] = {
 
 /* -------------------------------------------------------- spending habits --- */
 
-static const char *const B_GROCERY[] = {"REWE", "EDEKA", "ALDI SUED", "LIDL", "NETTO MARKEN-DISCOUNT",
-                                        "PENNY", "KAUFLAND", "ALDI NORD", "NORMA", "TEGUT", "BIOMARKT ALNATURA",
+static const char *const B_GROCERY[] = {"REWE",     "EDEKA",     "ALDI SUED", "LIDL",
+                                        "NETTO MARKEN-DISCOUNT",  "PENNY",     "KAUFLAND",
+                                        "ALDI NORD", "NORMA",     "TEGUT",     "BIOMARKT ALNATURA",
                                         NULL};
 static const char *const I_GROCERY[] = {"CARREFOUR", "SPAR", "LIDL", "ALDI", "BILLA", "CONAD",
                                         "MERCADONA", "SUPERMARKET", NULL};
 static const char *const O_GROCERY[] = {"REWE LIEFERSERVICE|DE", "FLINK SE|DE", "PICNIC GMBH|DE", NULL};
-static const char *const B_BAKERY[] = {"BACKWERK", "KAMPS BAECKEREI", "BAECKEREI MUELLER",
-                                       "BAECKEREI SCHMIDT", "BACKHAUS DITSCH", "STEINECKE", "BAECKEREI POLZER",
-                                       NULL};
+static const char *const B_BAKERY[] = {"BACKWERK",          "KAMPS BAECKEREI", "BAECKEREI MUELLER",
+                                       "BAECKEREI SCHMIDT", "BACKHAUS DITSCH", "STEINECKE",
+                                       "BAECKEREI POLZER",  NULL};
 static const char *const I_BAKERY[] = {"BOULANGERIE", "PANADERIA", "PANIFICIO", "BAKERY", NULL};
 static const char *const B_RESTAURANT[] = {"TRATTORIA ROMA", "GASTHAUS ZUM HIRSCH", "SUSHI BAR SAKURA",
                                            "RISTORANTE DA MARIO", "BRAUHAUS", "CAFE CENTRAL", "VAPIANO",

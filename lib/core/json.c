@@ -24,11 +24,15 @@ static bool names_a_line(const char *s)
 static void parse_error(const json_error_t *je, const char *source, tl_err *err)
 {
     int code = json_error_code(je) == json_error_out_of_memory ? TL_ENOMEM : TL_EPARSE;
+    /* jansson's text echoes the offending bytes (control characters, half a
+     * UTF-8 sequence): escape it so the message stays one valid line. */
+    char text[TL__QUOTE_SIZE * 3];
+    tl__quote(text, sizeof text, je->text, strnlen(je->text, sizeof je->text));
     if (names_a_line(source) && je->line <= 1)
-        tl_err_set(err, code, "%s:%d: %s", source, je->column > 0 ? je->column : 1, je->text);
+        tl_err_set(err, code, "%s:%d: %s", source, je->column > 0 ? je->column : 1, text);
     else
         tl_err_set(err, code, "%s:%d:%d: %s", source, je->line > 0 ? je->line : 1,
-                   je->column > 0 ? je->column : 1, je->text);
+                   je->column > 0 ? je->column : 1, text);
 }
 
 json_t *tl_json_parse(const char *text, size_t len, const char *source, tl_err *err)

@@ -14,12 +14,27 @@
 
 /* Process-wide by design (log.h): set once at start-up by the program. */
 static atomic_int g_level = TL_LOG_WARN;
+/* The filter and its argument: ud is stored before fn is published, so a
+ * thread that sees fn also sees its ud (log.h: set once at start-up). */
+static _Atomic(tl_log_filter_fn) g_filter;
+static _Atomic(void *) g_filter_ud;
 
 static const char *const LEVEL_NAMES[] = {"debug", "info", "warn", "error", "off"};
 
 /* A line stays under PIPE_BUF so one write(2) is atomic even on a pipe. */
 #define LINE_MAX_BYTES 4096
 #define MSG_MAX_BYTES 3072
+
+void tl_log_set_filter(tl_log_filter_fn fn, void *ud)
+{
+    if (!fn) {
+        atomic_store_explicit(&g_filter, NULL, memory_order_release);
+        atomic_store_explicit(&g_filter_ud, NULL, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&g_filter_ud, ud, memory_order_release);
+    atomic_store_explicit(&g_filter, fn, memory_order_release);
+}
 
 void tl_log_set_level(enum tl_log_level level)
 {
@@ -117,6 +132,20 @@ void tl_log(enum tl_log_level level, const char *module, const char *fmt, ...)
     if (n < 0)
         msg[0] = '\0';
 
+    /* Filtered text may grow (placeholders can be longer than what they
+     * replace); the line limit below cuts it like any long message. */
+    char filtered[MSG_MAX_BYTES + 1024];
+    const char *text = msg;
+    tl_log_filter_fn filter = atomic_load_explicit(&g_filter, memory_order_acquire);
+    if (filter) {
+        void *ud = atomic_load_explicit(&g_filter_ud, memory_order_acquire);
+        size_t fl = filter(ud, msg, strlen(msg), filtered, sizeof filtered);
+        if (fl >= sizeof filtered)
+            fl = sizeof filtered - 1;
+        filtered[fl] = '\0';
+        text = filtered;
+    }
+
     char ts[32];
     if (tl_time_format(tl_time_now_ms(), ts, sizeof ts) < 0)
         ts[0] = '\0';
@@ -134,7 +163,7 @@ void tl_log(enum tl_log_level level, const char *module, const char *fmt, ...)
     o = append(line, o, sizeof line, "\",\"module\":\"");
     o = json_escape(line, o, sizeof line - 64, module ? module : "");
     o = append(line, o, sizeof line, "\",\"msg\":\"");
-    o = json_escape(line, o, sizeof line - 4, msg);
+    o = json_escape(line, o, sizeof line - 4, text);
     o = append(line, o, sizeof line, "\"}\n");
 
     const char *p = line;

@@ -7,6 +7,10 @@
  * become ISO 8601 UTC, booleans true/false, NULL an empty CSV field or a JSON
  * null. Ingesting an export therefore rewrites every row with the values it
  * already has, which leaves tl_store_checksum unchanged.
+ *
+ * PII is opened with the store's keyring (ingest sealed it; sealing is
+ * deterministic, so reloading the plaintext writes the same sealed bytes),
+ * and derived columns are left out, as ingest computes them.
  */
 #include "internal.h"
 #include "core/internal.h"
@@ -14,6 +18,8 @@
 #include <teller/datetime.h>
 #include <teller/ingest.h>
 #include <teller/money.h>
+
+#include <sodium.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,10 +32,15 @@
 /* Export                                                                   */
 
 struct exporter {
-    FILE *out;
+    FILE *out;   /* the file export, or NULL */
+    json_t *arr; /* the JSON export (tl__export_json), or NULL */
+    tl_store *s;
     const struct tl_table_spec *t;
     enum tl_format format;
-    int *cur_of; /* (n_columns) index of a MONEY column's currency column, else -1 */
+    size_t n_sel;
+    size_t *sel;  /* (n_sel) spec index of each selected column, in spec order */
+    int *cur_pos; /* (n_sel) for a MONEY column, position of its currency in sel, else -1 */
+    char *ctx;    /* (n_sel, TL__PII_CONTEXT_SIZE) context of a PII column, else "" */
     uint64_t rows;
     int rc;
     tl_err *err;
@@ -170,106 +181,256 @@ static int bad_value(struct exporter *ex, const tl_value *id, const struct tl_co
     return 1;
 }
 
+/* One value as export writes it. */
+enum vkind { VK_NULL, VK_STRING, VK_INT, VK_REAL, VK_BOOL };
+struct fmtval {
+    enum vkind kind;
+    const char *s; /* the text form, for every kind but VK_NULL */
+    size_t n;
+    int64_t i; /* VK_INT, VK_BOOL */
+    double d;  /* VK_REAL */
+    char buf[64];
+    char *plain; /* an opened PII value (malloc'd), freed by fmt_done */
+};
+
+static void fmt_done(struct fmtval *f)
+{
+    free(f->plain);
+    f->plain = NULL;
+}
+
+/* Formats selected column j of a row into *f: 0, or 1 with ex->rc set. */
+static int fmt_value(struct exporter *ex, size_t j, const tl_value *cols, struct fmtval *f)
+{
+    const struct tl_column_spec *c = &ex->t->columns[ex->sel[j]];
+    const tl_value *v = &cols[j];
+    f->plain = NULL;
+    f->kind = VK_STRING;
+    if (v->type == TL_VAL_NULL) {
+        f->kind = VK_NULL;
+        return 0;
+    }
+    int64_t i;
+    double d;
+    switch (c->type) {
+    case TL_COL_INT:
+        if (!value_int(v, &i))
+            return bad_value(ex, &cols[0], c, "not an integer in the store");
+        f->n = (size_t)snprintf(f->buf, sizeof f->buf, "%" PRId64, i);
+        f->s = f->buf;
+        f->i = i;
+        f->kind = VK_INT;
+        return 0;
+    case TL_COL_BOOL:
+        if (!value_int(v, &i))
+            return bad_value(ex, &cols[0], c, "not a boolean in the store");
+        f->s = i ? "true" : "false";
+        f->n = strlen(f->s);
+        f->i = i != 0;
+        f->kind = VK_BOOL;
+        return 0;
+    case TL_COL_REAL:
+        if (!value_real(v, &d) || !isfinite(d))
+            return bad_value(ex, &cols[0], c, "not a finite number in the store");
+        f->n = (size_t)tl__format_real(d, f->buf, sizeof f->buf);
+        f->s = f->buf;
+        f->d = d;
+        f->kind = VK_REAL;
+        return 0;
+    case TL_COL_MONEY: {
+        const tl_value *cur = &cols[ex->cur_pos[j]];
+        char code[4] = {0};
+        if (cur->type != TL_VAL_TEXT || cur->len != 3)
+            return bad_value(ex, &cols[0], c, "an amount without a currency in the store");
+        memcpy(code, cur->s, 3);
+        int w;
+        if (!value_int(v, &i) || (w = tl_money_format(i, code, f->buf, sizeof f->buf)) < 0)
+            return bad_value(ex, &cols[0], c, "an amount that cannot be formatted");
+        f->n = (size_t)w;
+        f->s = f->buf;
+        return 0;
+    }
+    case TL_COL_TIMESTAMP: {
+        int w;
+        if (!value_int(v, &i) || (w = tl_time_format(i, f->buf, sizeof f->buf)) < 0)
+            return bad_value(ex, &cols[0], c, "a timestamp that cannot be formatted");
+        f->n = (size_t)w;
+        f->s = f->buf;
+        return 0;
+    }
+    default:
+        if (value_text(v, f->buf, sizeof f->buf, &f->s, &f->n) < 0)
+            return bad_value(ex, &cols[0], c, "an unexpected value in the store");
+        if (ex->ctx[j * TL__PII_CONTEXT_SIZE]) {
+            const char *id = cols[0].type == TL_VAL_TEXT ? cols[0].s : "?";
+            size_t n;
+            int rc = tl__pii_open(ex->s, ex->ctx + j * TL__PII_CONTEXT_SIZE, id, v, &f->plain, &n,
+                                  ex->err);
+            if (rc < 0) {
+                ex->rc = rc;
+                tl_err_prefix(ex->err, "export %s", ex->t->name);
+                return 1;
+            }
+            if (f->plain) {
+                f->s = f->plain;
+                f->n = n;
+            }
+        }
+        return 0;
+    }
+}
+
+static int check_width(struct exporter *ex, size_t n_cols)
+{
+    if (n_cols == ex->n_sel)
+        return 0;
+    ex->rc = tl_err_set(ex->err, TL_EINTERNAL, "export %s: the store returned %zu columns, "
+                        "expected %zu", ex->t->name, n_cols, ex->n_sel);
+    return 1;
+}
+
 static int on_export_row(void *ud, size_t n_cols, const tl_value *cols, const char *const *names)
 {
     struct exporter *ex = ud;
-    const struct tl_table_spec *t = ex->t;
     FILE *out = ex->out;
     bool csv = ex->format != TL_FORMAT_JSONL;
-    if (n_cols != t->n_columns) {
-        ex->rc = tl_err_set(ex->err, TL_EINTERNAL, "export %s: the store returned %zu columns, "
-                            "expected %zu", t->name, n_cols, t->n_columns);
+    if (check_width(ex, n_cols))
         return 1;
-    }
     if (!csv)
         putc_unlocked('{', out);
-    for (size_t k = 0; k < n_cols; k++) {
-        const struct tl_column_spec *c = &t->columns[k];
-        const tl_value *v = &cols[k];
-        if (csv && k)
+    for (size_t j = 0; j < n_cols; j++) {
+        const struct tl_column_spec *c = &ex->t->columns[ex->sel[j]];
+        if (j)
             putc_unlocked(',', out);
         if (!csv) {
-            if (k)
-                putc_unlocked(',', out);
             put_json_string(out, c->name, strlen(c->name));
             putc_unlocked(':', out);
         }
-        if (v->type == TL_VAL_NULL) {
+        struct fmtval f;
+        if (fmt_value(ex, j, cols, &f))
+            return 1;
+        if (f.kind == VK_NULL) {
             if (!csv)
                 fputs_unlocked("null", out);
-            continue;
+        } else if (csv) {
+            put_csv(out, f.s, f.n);
+        } else if (f.kind == VK_STRING) {
+            put_json_string(out, f.s, f.n);
+        } else {
+            fwrite_unlocked(f.s, 1, f.n, out);
         }
-        char buf[64];
-        const char *s = NULL;
-        size_t n = 0;
-        bool quoted_in_json = true; /* strings vs bare numbers and booleans */
-        int64_t i;
-        double d;
-        switch (c->type) {
-        case TL_COL_INT:
-            if (!value_int(v, &i))
-                return bad_value(ex, &cols[0], c, "not an integer in the store");
-            n = (size_t)snprintf(buf, sizeof buf, "%" PRId64, i);
-            s = buf;
-            quoted_in_json = false;
-            break;
-        case TL_COL_BOOL:
-            if (!value_int(v, &i))
-                return bad_value(ex, &cols[0], c, "not a boolean in the store");
-            s = i ? "true" : "false";
-            n = strlen(s);
-            quoted_in_json = false;
-            break;
-        case TL_COL_REAL:
-            if (!value_real(v, &d) || !isfinite(d))
-                return bad_value(ex, &cols[0], c, "not a finite number in the store");
-            n = (size_t)tl__format_real(d, buf, sizeof buf);
-            s = buf;
-            quoted_in_json = false;
-            break;
-        case TL_COL_MONEY: {
-            const tl_value *cur = &cols[ex->cur_of[k]];
-            char code[4] = {0};
-            if (cur->type != TL_VAL_TEXT || cur->len != 3)
-                return bad_value(ex, &cols[0], c, "an amount without a currency in the store");
-            memcpy(code, cur->s, 3);
-            int w;
-            if (!value_int(v, &i) || (w = tl_money_format(i, code, buf, sizeof buf)) < 0)
-                return bad_value(ex, &cols[0], c, "an amount that cannot be formatted");
-            n = (size_t)w;
-            s = buf;
-            break;
+        if (f.plain) {
+            /* the plaintext is flushed from this buffer to the file: do not
+             * leave a copy of it in freed memory either */
+            sodium_memzero(f.plain, f.n);
         }
-        case TL_COL_TIMESTAMP: {
-            int w;
-            if (!value_int(v, &i) || (w = tl_time_format(i, buf, sizeof buf)) < 0)
-                return bad_value(ex, &cols[0], c, "a timestamp that cannot be formatted");
-            n = (size_t)w;
-            s = buf;
-            break;
-        }
-        default:
-            if (value_text(v, buf, sizeof buf, &s, &n) < 0)
-                return bad_value(ex, &cols[0], c, "an unexpected value in the store");
-            break;
-        }
-        if (csv)
-            put_csv(out, s, n);
-        else if (quoted_in_json)
-            put_json_string(out, s, n);
-        else
-            fwrite_unlocked(s, 1, n, out);
+        fmt_done(&f);
     }
     if (!csv)
         putc_unlocked('}', out);
     putc_unlocked('\n', out);
     ex->rows++;
     if (ferror(out)) {
-        ex->rc = tl_err_set(ex->err, TL_EIO, "export %s: write error: %s", t->name,
+        ex->rc = tl_err_set(ex->err, TL_EIO, "export %s: write error: %s", ex->t->name,
                             strerror(errno));
         return 1;
     }
     return 0;
+}
+
+static int on_json_row(void *ud, size_t n_cols, const tl_value *cols, const char *const *names)
+{
+    struct exporter *ex = ud;
+    if (check_width(ex, n_cols))
+        return 1;
+    json_t *obj = json_object();
+    if (!obj || json_array_append_new(ex->arr, obj) < 0) {
+        ex->rc = tl_err_set(ex->err, TL_ENOMEM, "export %s: out of memory", ex->t->name);
+        return 1;
+    }
+    for (size_t j = 0; j < n_cols; j++) {
+        const struct tl_column_spec *c = &ex->t->columns[ex->sel[j]];
+        struct fmtval f;
+        if (fmt_value(ex, j, cols, &f))
+            return 1;
+        json_t *v = NULL;
+        switch (f.kind) {
+        case VK_NULL: v = json_null(); break;
+        case VK_STRING: v = json_stringn(f.s, f.n); break;
+        case VK_INT: v = json_integer(f.i); break;
+        case VK_REAL: v = json_real(f.d); break;
+        case VK_BOOL: v = json_boolean(f.i); break;
+        }
+        if (f.plain)
+            sodium_memzero(f.plain, f.n);
+        fmt_done(&f);
+        if (!v || json_object_set_new(obj, c->name, v) < 0) {
+            ex->rc = tl_err_set(ex->err, v ? TL_ENOMEM : TL_EINVAL,
+                                "export %s: column %s: %s", ex->t->name, c->name,
+                                v ? "out of memory" : "not valid UTF-8");
+            return 1;
+        }
+    }
+    ex->rows++;
+    return 0;
+}
+
+/* Prepares ex for table t: the selected columns (derived ones only when
+ * with_derived) and "SELECT ... FROM t" into *sql (malloc'd). */
+static int exporter_init(struct exporter *ex, tl_store *s, const struct tl_table_spec *t,
+                         bool with_derived, const char *where, char **sql, tl_err *err)
+{
+    size_t nc = t->n_columns;
+    ex->s = s;
+    ex->t = t;
+    ex->err = err;
+    ex->sel = malloc(nc * sizeof *ex->sel);
+    ex->cur_pos = malloc(nc * sizeof *ex->cur_pos);
+    ex->ctx = calloc(nc, TL__PII_CONTEXT_SIZE);
+    size_t sql_size = 96 + strlen(t->name) + (where ? strlen(where) : 0);
+    for (size_t k = 0; k < nc; k++)
+        sql_size += strlen(tl_schema_db_name(&t->columns[k])) + 2;
+    *sql = malloc(sql_size);
+    if (!ex->sel || !ex->cur_pos || !ex->ctx || !*sql)
+        return tl_err_set(err, TL_ENOMEM, "export %s: out of memory", t->name);
+    size_t o = (size_t)snprintf(*sql, sql_size, "SELECT ");
+    for (size_t k = 0; k < nc; k++) {
+        const struct tl_column_spec *c = &t->columns[k];
+        if (c->derived && !with_derived)
+            continue;
+        size_t j = ex->n_sel++;
+        ex->sel[j] = k;
+        ex->cur_pos[j] = -1;
+        if (c->pii)
+            tl__pii_context(t, c, ex->ctx + j * TL__PII_CONTEXT_SIZE, TL__PII_CONTEXT_SIZE);
+        o += (size_t)snprintf(*sql + o, sql_size - o, "%s%s", j ? ", " : "",
+                              tl_schema_db_name(c));
+    }
+    for (size_t j = 0; j < ex->n_sel; j++) {
+        const struct tl_column_spec *c = &t->columns[ex->sel[j]];
+        if (c->type != TL_COL_MONEY)
+            continue;
+        int ci = c->currency_col ? tl_schema_column_index(t, c->currency_col) : -1;
+        for (size_t q = 0; ci >= 0 && q < ex->n_sel; q++)
+            if (ex->sel[q] == (size_t)ci)
+                ex->cur_pos[j] = (int)q;
+        if (!TL_ALWAYS(ex->cur_pos[j] >= 0))
+            return tl_err_set(err, TL_EINTERNAL, "export %s: column %s has no currency column",
+                              t->name, c->name);
+    }
+    /* Byte order on both engines: PostgreSQL would otherwise sort by the
+     * database's locale and the two backends would export differently. */
+    bool pg = strcmp(tl_store_backend(s), "postgres") == 0;
+    snprintf(*sql + o, sql_size - o, " FROM %s%s%s ORDER BY id%s", t->name, where ? " WHERE " : "",
+             where ? where : "", pg ? " COLLATE \"C\"" : "");
+    return 0;
+}
+
+static void exporter_free(struct exporter *ex)
+{
+    free(ex->sel);
+    free(ex->cur_pos);
+    free(ex->ctx);
 }
 
 int tl_export(tl_store *s, const char *table, FILE *out, enum tl_format format, uint64_t *rows,
@@ -291,43 +452,18 @@ int tl_export(tl_store *s, const char *table, FILE *out, enum tl_format format, 
     if (format == TL_FORMAT_AUTO)
         format = TL_FORMAT_CSV;
 
-    size_t nc = t->n_columns;
-    struct exporter ex = {.out = out, .t = t, .format = format, .err = err};
-    ex.cur_of = malloc(nc * sizeof *ex.cur_of);
-    size_t sql_size = 64 + strlen(t->name);
-    for (size_t k = 0; k < nc; k++)
-        sql_size += strlen(tl_schema_db_name(&t->columns[k])) + 2;
-    char *sql = malloc(sql_size);
-    if (!ex.cur_of || !sql) {
-        free(ex.cur_of);
-        free(sql);
-        return tl_err_set(err, TL_ENOMEM, "export %s: out of memory", t->name);
-    }
-    size_t o = (size_t)snprintf(sql, sql_size, "SELECT ");
-    for (size_t k = 0; k < nc; k++) {
-        const struct tl_column_spec *c = &t->columns[k];
-        ex.cur_of[k] = c->type == TL_COL_MONEY && c->currency_col
-                           ? tl_schema_column_index(t, c->currency_col)
-                           : -1;
-        o += (size_t)snprintf(sql + o, sql_size - o, "%s%s", k ? ", " : "", tl_schema_db_name(c));
-    }
-    /* Byte order on both engines: PostgreSQL would otherwise sort by the
-     * database's locale and the two backends would export differently. */
-    bool pg = strcmp(tl_store_backend(s), "postgres") == 0;
-    snprintf(sql + o, sql_size - o, " FROM %s ORDER BY id%s", t->name, pg ? " COLLATE \"C\"" : "");
-
-    int rc = 0;
-    for (size_t k = 0; k < nc && rc == 0; k++)
-        if (t->columns[k].type == TL_COL_MONEY && !TL_ALWAYS(ex.cur_of[k] >= 0))
-            rc = tl_err_set(err, TL_EINTERNAL, "export %s: column %s has no currency column",
-                            t->name, t->columns[k].name);
+    /* derived columns are left out: ingest refuses them */
+    struct exporter ex = {.out = out, .format = format};
+    char *sql = NULL;
+    int rc = exporter_init(&ex, s, t, false, NULL, &sql, err);
 
     flockfile(out);
     if (rc == 0 && format == TL_FORMAT_CSV) {
-        for (size_t k = 0; k < nc; k++) {
-            if (k)
+        for (size_t j = 0; j < ex.n_sel; j++) {
+            const char *name = t->columns[ex.sel[j]].name;
+            if (j)
                 putc_unlocked(',', out);
-            put_csv(out, t->columns[k].name, strlen(t->columns[k].name));
+            put_csv(out, name, strlen(name));
         }
         putc_unlocked('\n', out);
     }
@@ -341,7 +477,25 @@ int tl_export(tl_store *s, const char *table, FILE *out, enum tl_format format, 
         rc = tl_err_set(err, TL_EIO, "export %s: write error: %s", t->name, strerror(errno));
     if (rows)
         *rows = ex.rows;
-    free(ex.cur_of);
+    exporter_free(&ex);
+    free(sql);
+    return rc;
+}
+
+int tl__export_json(tl_store *s, const struct tl_table_spec *t, const char *where,
+                    size_t n_params, const tl_value *params, json_t *arr, tl_err *err)
+{
+    if (!s || !t || !arr)
+        return tl_err_set(err, TL_EINVAL, "export: missing store, table or output");
+    struct exporter ex = {.arr = arr, .format = TL_FORMAT_JSONL};
+    char *sql = NULL;
+    int rc = exporter_init(&ex, s, t, true, where, &sql, err);
+    if (rc == 0) {
+        rc = tl_store_exec(s, sql, n_params, params, on_json_row, &ex, err);
+        if (rc == 0)
+            rc = ex.rc;
+    }
+    exporter_free(&ex);
     free(sql);
     return rc;
 }

@@ -11,6 +11,14 @@
  * The whole file is one transaction, opened only after the header is valid:
  * any error rolls it back, so the store is exactly as it was, and a process
  * killed mid-load leaves it as before because nothing commits early.
+ *
+ * With a keyring attached to the store, PII columns are sealed as they are
+ * converted (after their checks, which apply to the plaintext) and blind
+ * indexes are computed from the plaintext; nothing personal reaches the
+ * backend in the clear. Sealing is deterministic, so loading the same file
+ * again writes the same bytes. Derived columns are teller's to compute and
+ * are refused in input. Rows of customers erased on request are left as
+ * they are: re-ingesting the bank's master file must not bring them back.
  */
 #include "internal.h"
 #include "core/internal.h"
@@ -20,6 +28,7 @@
 #include <teller/datetime.h>
 #include <teller/ingest.h>
 #include <teller/json.h>
+#include <teller/keyring.h>
 #include <teller/log.h>
 #include <teller/money.h>
 #include <teller/progress.h>
@@ -409,6 +418,7 @@ struct refset {
 
 struct ingest {
     tl_store *s;
+    const struct tl_keyring *kr; /* the store's, or NULL: PII stored as given */
     const struct tl_table_spec *t;
     const struct tl_ingest_opts *opts;
     const char *source;
@@ -418,6 +428,12 @@ struct ingest {
     int *ref_of;     /* (nc) index into refs of a REF column, else -1 */
     uint64_t *ref_h; /* (nc) hash of a REF field of the current row */
     size_t *order;   /* (nc) validation order: money after its currency */
+    char *pii_ctx;   /* (nc, TL__PII_CONTEXT_SIZE) seal context of a PII column, else "" */
+    int *bidx_of;    /* (nc) for a blind-index column, spec index of its source, else -1 */
+    bool has_bidx;
+    const char *erased_col; /* store column marking erased rows, or NULL */
+    struct idset erased;    /* ids of erased rows, when erased_col */
+    uint64_t rows_erased;   /* rows of erased customers, valid but not loaded */
     struct field *f; /* (nc) the row being validated, by spec index */
     char *numbuf;    /* (nc, NUMBUF) JSON numbers and booleans rendered as text */
     tl_value *batch; /* (BATCH_ROWS, nc) row-major, spec order */
@@ -481,6 +497,27 @@ static int copy_text(struct ingest *st, const char *s, size_t n, tl_value *out, 
     return 0;
 }
 
+/* The sealed form of a PII value, into the batch. Only customers have PII,
+ * so the allocation per value costs nothing next to a transactions load. */
+static int copy_pii(struct ingest *st, size_t k, const char *s, size_t n, tl_value *out,
+                    tl_err *err)
+{
+    char *sealed;
+    int rc = tl_keyring_seal(st->kr, st->pii_ctx + k * TL__PII_CONTEXT_SIZE, s, n, &sealed, err);
+    if (rc < 0) {
+        tl_err_prefix(err, "%s", st->source);
+        return rc;
+    }
+    rc = copy_text(st, sealed, strlen(sealed), out, err);
+    free(sealed);
+    return rc;
+}
+
+static bool is_pii(const struct ingest *st, size_t k)
+{
+    return st->pii_ctx[k * TL__PII_CONTEXT_SIZE] != 0;
+}
+
 static void list_values(char *out, size_t size, const char *const *vals)
 {
     size_t o = 0;
@@ -498,7 +535,7 @@ static void list_columns(char *out, size_t size, const struct tl_table_spec *t, 
     size_t o = 0;
     out[0] = 0;
     for (size_t i = 0; i < t->n_columns && o + 1 < size; i++) {
-        if (required_only && !t->columns[i].required)
+        if ((required_only && !t->columns[i].required) || t->columns[i].derived)
             continue;
         int w = snprintf(out + o, size - o, "%s%s", o ? ", " : "", t->columns[i].name);
         if (w < 0)
@@ -534,6 +571,11 @@ static int check_field(struct ingest *st, size_t k, tl_value *vals, tl_err *err)
     struct field *fl = &st->f[k];
     tl_value *out = &vals[k];
 
+    if (c->derived) {
+        /* refused in the header (CSV) or the row (JSON); computed in row_accept */
+        *out = TL_NULLV;
+        return 0;
+    }
     if (!fl->present || fl->len == 0) {
         if (c->required)
             return row_err(st, c->name, TL_EINVAL, fl->present ? "required, but empty"
@@ -556,7 +598,7 @@ static int check_field(struct ingest *st, size_t k, tl_value *vals, tl_err *err)
     case TL_COL_TEXT:
         if (c->max_len && n > c->max_len)
             return row_err_v(st, k, "%zu bytes, longer than the %zu allowed", n, c->max_len);
-        return copy_text(st, s, n, out, err);
+        return is_pii(st, k) ? copy_pii(st, k, s, n, out, err) : copy_text(st, s, n, out, err);
 
     case TL_COL_INT: {
         int64_t v;
@@ -698,7 +740,7 @@ static int check_field(struct ingest *st, size_t k, tl_value *vals, tl_err *err)
     case TL_COL_EMAIL:
         if ((c->max_len && n > c->max_len) || !valid_email(s, n))
             return row_err_v(st, k, "not an email address");
-        return copy_text(st, s, n, out, err);
+        return is_pii(st, k) ? copy_pii(st, k, s, n, out, err) : copy_text(st, s, n, out, err);
 
     case TL_COL_COUNTRY:
         if (n != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z')
@@ -730,6 +772,30 @@ static int flush_batch(struct ingest *st, uint64_t line, tl_err *err)
         } else {
             tl_progress_update(st->prog, st->rows_read);
         }
+    }
+    return 0;
+}
+
+/* Computes the blind-index columns of a validated row from the plaintext
+ * fields (their values in vals are sealed by now). */
+static int fill_bidx(struct ingest *st, tl_value *vals, tl_err *err)
+{
+    for (size_t k = 0; k < st->nc; k++) {
+        int src = st->bidx_of[k];
+        if (src < 0)
+            continue;
+        const struct field *fl = &st->f[src];
+        vals[k] = TL_NULLV;
+        if (vals[src].type == TL_VAL_NULL)
+            continue;
+        char hex[65];
+        int rc = tl__bidx_value(st->kr, st->t->name, st->t->columns[src].name, fl->s, fl->len,
+                                hex);
+        if (rc < 0)
+            return tl_err_set(err, TL_EINTERNAL, "%s: cannot index column %s", st->source,
+                              st->t->columns[src].name);
+        if (rc == 0 && (rc = copy_text(st, hex, 64, &vals[k], err)) < 0)
+            return rc;
     }
     return 0;
 }
@@ -772,6 +838,12 @@ static int row_accept(struct ingest *st, uint64_t line, tl_err *err)
     if (rc < 0)
         return tl_err_set(err, rc, "%s:%" PRIu64 ": too many ids to check for duplicates",
                           st->source, line);
+    if (st->erased_col && idset_find(&st->erased, id, n, h)->off) {
+        st->rows_erased++;
+        return 0;
+    }
+    if (st->has_bidx && (rc = fill_bidx(st, vals, err)) < 0)
+        return rc;
     st->n_batch++;
     if (st->n_batch == BATCH_ROWS || tl_arena_used(st->arena) >= BATCH_BYTES)
         return flush_batch(st, line, err);
@@ -868,6 +940,16 @@ static int load_begin(struct ingest *st, tl_err *err)
             return tl_err_set(err, u.rc, "%s: too many %s ids to hold in memory", st->source,
                               st->refs[i].table);
     }
+    if (st->erased_col && ex.any) {
+        struct ids_ud u = {&st->erased, 0};
+        snprintf(sql, sizeof sql, "SELECT id FROM %s WHERE %s IS NOT NULL", st->t->name,
+                 st->erased_col);
+        if ((rc = tl_store_exec(st->s, sql, 0, NULL, on_id, &u, err)) < 0)
+            return rc;
+        if (u.rc < 0)
+            return tl_err_set(err, u.rc, "%s: too many erased %s ids to hold in memory",
+                              st->source, st->t->name);
+    }
     return st->s->ops->load_begin(st->s, st->t, !ex.any, &st->ld, err);
 }
 
@@ -914,6 +996,10 @@ static int run_csv(struct ingest *st, tl_err *err)
             list_columns(cols, sizeof cols, st->t, false);
             rc = tl_err_set(err, TL_EINVAL, "%s:%" PRIu64 ": unknown column %s; %s has: %s",
                             st->source, hline, shown, st->t->name, cols);
+        } else if (st->t->columns[k].derived) {
+            rc = tl_err_set(err, TL_EINVAL,
+                            "%s:%" PRIu64 ": column %s is computed by teller and cannot be loaded",
+                            st->source, hline, st->t->columns[k].name);
         } else if (where[k]) {
             rc = tl_err_set(err, TL_EINVAL,
                             "%s:%" PRIu64 ": duplicate column %s in the header (fields %d and %zu)",
@@ -1087,6 +1173,9 @@ static int json_row(struct ingest *st, json_t *obj)
             return ROW_BAD;
         }
         const struct tl_column_spec *c = &st->t->columns[k];
+        if (c->derived)
+            return row_err(st, NULL, TL_EINVAL, "column %s is computed by teller and cannot be "
+                           "loaded", c->name);
         struct field *fl = &st->f[k];
         char *nb = st->numbuf + (size_t)k * NUMBUF;
         fl->present = true;
@@ -1184,9 +1273,11 @@ static int run_jsonl(struct ingest *st, tl_err *err)
         json_error_t je;
         json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
         int vr;
-        if (!obj)
-            vr = row_err(st, NULL, TL_EPARSE, "invalid JSON at column %d: %s", je.column, je.text);
-        else if (!json_is_object(obj))
+        if (!obj) {
+            char why[TL__QUOTE_SIZE * 3]; /* jansson echoes raw input bytes */
+            tl__quote(why, sizeof why, je.text, strnlen(je.text, sizeof je.text));
+            vr = row_err(st, NULL, TL_EPARSE, "invalid JSON at column %d: %s", je.column, why);
+        } else if (!json_is_object(obj))
             vr = row_err(st, NULL, TL_EINVAL, "expected a JSON object, found %s", json_kind(obj));
         else if ((vr = json_row(st, obj)) == 0)
             vr = row_accept(st, lineno, err);
@@ -1230,12 +1321,14 @@ static int ingest_setup(struct ingest *st, tl_err *err)
     st->ref_of = malloc(nc * sizeof *st->ref_of);
     st->ref_h = calloc(nc, sizeof *st->ref_h);
     st->order = malloc(nc * sizeof *st->order);
+    st->pii_ctx = calloc(nc, TL__PII_CONTEXT_SIZE);
+    st->bidx_of = malloc(nc * sizeof *st->bidx_of);
     st->f = calloc(nc, sizeof *st->f);
     st->numbuf = malloc(nc * NUMBUF);
     st->batch = malloc((size_t)BATCH_ROWS * nc * sizeof *st->batch);
     st->arena = tl_arena_new(1u << 20, 0);
-    if (!st->cur_of || !st->ref_of || !st->ref_h || !st->order || !st->f || !st->numbuf ||
-        !st->batch || !st->arena)
+    if (!st->cur_of || !st->ref_of || !st->ref_h || !st->order || !st->pii_ctx || !st->bidx_of ||
+        !st->f || !st->numbuf || !st->batch || !st->arena)
         return tl_err_set(err, TL_ENOMEM, "out of memory");
     int rc = idset_init(&st->seen, true);
     if (rc < 0)
@@ -1246,6 +1339,22 @@ static int ingest_setup(struct ingest *st, tl_err *err)
         const struct tl_column_spec *c = &t->columns[k];
         st->cur_of[k] = -1;
         st->ref_of[k] = -1;
+        st->bidx_of[k] = -1;
+        if (st->kr && c->pii)
+            tl__pii_context(t, c, st->pii_ctx + k * TL__PII_CONTEXT_SIZE, TL__PII_CONTEXT_SIZE);
+        const char *src = c->derived && st->kr ? tl__bidx_source(t->name, c->name) : NULL;
+        if (src) {
+            st->bidx_of[k] = tl_schema_column_index(t, src);
+            if (!TL_ALWAYS(st->bidx_of[k] >= 0))
+                return tl_err_set(err, TL_EINTERNAL, "column %s.%s indexes no column", t->name,
+                                  c->name);
+            st->has_bidx = true;
+        }
+        if (c->derived && strcmp(c->name, "erased_at") == 0) {
+            st->erased_col = tl_schema_db_name(c);
+            if ((rc = idset_init(&st->erased, false)) < 0)
+                return tl_err_set(err, rc, "out of memory");
+        }
         if (c->type == TL_COL_MONEY) {
             int ci = c->currency_col ? tl_schema_column_index(t, c->currency_col) : -1;
             if (!TL_ALWAYS(ci >= 0 && t->columns[ci].type == TL_COL_CURRENCY))
@@ -1287,6 +1396,10 @@ static void ingest_cleanup(struct ingest *st)
     free(st->ref_of);
     free(st->ref_h);
     free(st->order);
+    free(st->pii_ctx);
+    free(st->bidx_of);
+    if (st->erased_col)
+        idset_free(&st->erased);
     free(st->f);
     free(st->numbuf);
     free(st->batch);
@@ -1340,7 +1453,7 @@ int tl_ingest_stream(tl_store *s, FILE *in, const char *source, const struct tl_
     if (fmt == TL_FORMAT_AUTO)
         fmt = has_json_ext(source) ? TL_FORMAT_JSONL : TL_FORMAT_CSV;
 
-    struct ingest st = {.s = s, .t = t, .opts = opts, .source = source, .in = in};
+    struct ingest st = {.s = s, .kr = s->keyring, .t = t, .opts = opts, .source = source, .in = in};
     int rc = ingest_setup(&st, err);
     bool rej_created = false;
     struct stat rsb, isb;
@@ -1423,6 +1536,10 @@ int tl_ingest_stream(tl_store *s, FILE *in, const char *source, const struct tl_
         tl_log(TL_LOG_INFO, "ingest",
                "%s: %" PRIu64 " rows loaded into %s, %" PRIu64 " rejected", source,
                st.rows_loaded, t->name, st.rows_rejected);
+    if (rc == 0 && st.rows_erased)
+        tl_log(TL_LOG_WARN, "ingest",
+               "%s: %" PRIu64 " rows of %s erased on request were left erased, not reloaded",
+               source, st.rows_erased, t->name);
     ingest_cleanup(&st);
     return rc;
 }

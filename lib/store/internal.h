@@ -14,6 +14,8 @@
 #include <teller/store.h>
 #include <teller/schema.h>
 
+#include <jansson.h>
+
 struct tl_store_loader; /* backend-private bulk-load state */
 
 struct tl_store_ops {
@@ -49,7 +51,49 @@ struct tl_store {
     void *impl;      /* backend connection state */
     bool in_tx;      /* an explicit transaction is open */
     int64_t changes; /* rows changed by the last exec */
+    const struct tl_keyring *keyring; /* borrowed; NULL: PII is stored as given */
 };
+
+/* ------------------------------------------------------------------------
+ * PII at rest (pii.c). A PII column's value is sealed with the associated
+ * data "<table>.<column>" (keyring.h), and a derived blind-index column holds
+ * a keyed hash of the normalized value so that lookups never decrypt.
+ */
+
+/* Room for "<table>.<column>" of any schema column. */
+#define TL__PII_CONTEXT_SIZE 96
+
+/* Writes "<table>.<column>" (store-side column name) into buf. */
+void tl__pii_context(const struct tl_table_spec *t, const struct tl_column_spec *c, char *buf,
+                     size_t size);
+
+/* The derived column of table holding the blind index of column source
+ * (file name), or NULL when it has none. */
+const char *tl__bidx_column(const char *table, const char *source);
+
+/* The source column indexed by the derived column col of table, or NULL. */
+const char *tl__bidx_source(const char *table, const char *col);
+
+/* The blind index of v[0..n) for table.source, as 64 hex characters: 0, or
+ * 1 when the normalized value is empty (no index: store NULL), or TL_EINVAL
+ * when v is too long to be a value of that column. */
+int tl__bidx_value(const struct tl_keyring *kr, const char *table, const char *source,
+                   const char *v, size_t n, char hex[65]);
+
+/* Opens a stored PII value for reading: when v is sealed, *plain receives
+ * the plaintext (malloc'd, NUL-terminated; caller frees) and *plain_len its
+ * length; when v is not sealed (stored without a keyring, or an erasure
+ * mark), *plain is NULL and v is the value. TL_ECRYPTO when it is sealed and
+ * cannot be opened, naming the context and row id. */
+int tl__pii_open(const tl_store *s, const char *context, const char *row_id, const tl_value *v,
+                 char **plain, size_t *plain_len, tl_err *err);
+
+/* Appends to arr (a JSON array) one object per row of t matching where (the
+ * SQL after WHERE, with `?` parameters), ordered by id, each formatted as
+ * export writes JSON Lines (money as decimal strings, instants as ISO 8601)
+ * with PII opened, and every column including derived ones. */
+int tl__export_json(tl_store *s, const struct tl_table_spec *t, const char *where,
+                    size_t n_params, const tl_value *params, json_t *arr, tl_err *err);
 
 extern const struct tl_store_ops tl__store_sqlite_ops;
 extern const struct tl_store_ops tl__store_postgres_ops;

@@ -180,6 +180,12 @@ void tl_store_close(tl_store *s)
     free(s);
 }
 
+void tl_store_set_keyring(tl_store *s, const struct tl_keyring *kr)
+{
+    if (s)
+        s->keyring = kr;
+}
+
 const char *tl_store_backend(const tl_store *s)
 {
     return s ? s->ops->name : "none";
@@ -520,6 +526,12 @@ int tl_store_checksum(tl_store *s, char hex[65], tl_err *err)
     char *sql = NULL;
     for (size_t ti = 0; ti < tl_schema_table_count(); ti++) {
         const struct tl_table_spec *t = tl_schema_table_at(ti);
+        /* The journal records what happened to the data rather than being
+         * data: leaving it out lets the checksum compare stores and prove a
+         * failed load changed nothing even though successful loads are
+         * journaled. Its own integrity is `teller audit verify`'s job. */
+        if (strcmp(t->name, "audit_log") == 0)
+            continue;
         size_t cap = 64 + strlen(t->name) + strlen(d->bytewise);
         for (size_t c = 0; c < t->n_columns; c++)
             cap += strlen(tl_schema_db_name(&t->columns[c])) + 2;

@@ -76,6 +76,10 @@ int cli_cmd_export(struct cli_env *env);
 int cli_cmd_stats(struct cli_env *env);
 int cli_cmd_config(struct cli_env *env);
 int cli_cmd_schema(struct cli_env *env);
+int cli_cmd_audit(struct cli_env *env);
+int cli_cmd_keys(struct cli_env *env);
+int cli_cmd_customer(struct cli_env *env);
+int cli_cmd_serve(struct cli_env *env);
 
 /* Option tables defined next to their handlers. */
 extern const struct cli_opt cli_generate_opts[];
@@ -83,5 +87,9 @@ extern const struct cli_opt cli_ingest_opts[];
 extern const struct cli_opt cli_export_opts[];
 extern const struct cli_opt cli_stats_opts[];
 extern const struct cli_opt cli_schema_opts[];
+extern const struct cli_opt cli_audit_opts[];
+extern const struct cli_opt cli_keys_opts[];
+extern const struct cli_opt cli_customer_opts[];
+extern const struct cli_opt cli_serve_opts[];
 
 #endif

@@ -63,6 +63,71 @@ const struct cli_command cli_commands[] = {
      .opts = cli_schema_opts,
      .max_args = 1,
      .run = cli_cmd_schema},
+    {.name = "keys",
+     .summary = "API keys (create, list, revoke) and rotation of the PII data key",
+     .usage = "create --role admin|analyst|service|customer [--customer ID] [--name TEXT]\n"
+              "                   [--expires 90d|ISO8601]\n"
+              "       teller keys list\n"
+              "       teller keys revoke ID\n"
+              "       teller keys rotate-data-key",
+     .help = "create makes an API key and prints it once, alone on stdout: the store keeps\n"
+             "only its keyed hash, so it cannot be shown again. A customer-role key needs\n"
+             "--customer (an existing customer) and acts for that customer only; the other\n"
+             "roles take none. list shows every key's id, role, customer, times and status,\n"
+             "never a secret. revoke ID stops a key at once. rotate-data-key adds a new\n"
+             "data key to data.key_file and re-seals every PII value under it.",
+     .opts = cli_keys_opts,
+     .min_args = 1,
+     .max_args = 2,
+     .uses_store = true,
+     .run = cli_cmd_keys},
+    {.name = "audit",
+     .summary = "verify the hash-chained audit log, list it, or append to it",
+     .usage = "verify [--expect-head SEQ:HASH] [--json]\n"
+              "       teller audit log [--customer ID] [--limit N] [--json]\n"
+              "       teller audit append --action A [--customer ID] [--details JSON]",
+     .help = "verify recomputes every row's hash in order and exits 0 when the chain is\n"
+             "intact, 1 when it is not, naming the first altered, inserted or deleted row.\n"
+             "It prints the head (SEQ:HASH): record it somewhere the database's writers\n"
+             "cannot reach, and pass it back with --expect-head to also catch rows deleted\n"
+             "from the end or a chain rewritten with recomputed hashes. log lists entries,\n"
+             "newest first. append journals an action by hand (actor and role \"cli\").",
+     .opts = cli_audit_opts,
+     .min_args = 1,
+     .max_args = 1,
+     .uses_store = true,
+     .run = cli_cmd_audit},
+    {.name = "customer",
+     .summary = "a customer's data: export it, erase it, or find a customer by email",
+     .usage = "export ID [--out FILE]\n"
+              "       teller customer erase ID [--yes]\n"
+              "       teller customer find email|national_id VALUE|-",
+     .help = "export writes everything held about the customer as one JSON document: the\n"
+             "customer with PII decrypted, accounts, holdings, transactions, applications,\n"
+             "interactions, alerts, API keys and the audit rows about them. erase replaces\n"
+             "the customer's PII by erasure marks for good and clears the lookup indexes;\n"
+             "accounts and transactions stay, so totals do not change. It asks for the id\n"
+             "to be typed back on a terminal; elsewhere it needs --yes. find prints the id\n"
+             "of the customer with that email or national id (\"-\" reads the value from\n"
+             "stdin). Each is journaled in the audit log.",
+     .opts = cli_customer_opts,
+     .min_args = 2,
+     .max_args = 3,
+     .uses_store = true,
+     .run = cli_cmd_customer},
+    {.name = "serve",
+     .summary = "run the HTTP/JSON API server until SIGTERM",
+     .usage = "[--listen HOST:PORT] [--print-routes [--json]]",
+     .help = "Serves the JSON API of docs/http.md (routes in docs/openapi.yaml) on\n"
+             "server.listen with a pool of server.threads workers. Callers authenticate\n"
+             "with an API key (teller keys create) or a JWT from the bank's identity\n"
+             "provider; every read of customer data is journaled in the audit log.\n"
+             "SIGTERM or SIGINT stops accepting, lets requests in flight finish, and\n"
+             "exits 0. --print-routes prints the route table (method, path, roles)\n"
+             "instead of serving.",
+     .opts = cli_serve_opts,
+     .uses_store = true,
+     .run = cli_cmd_serve},
     {.name = "config",
      .summary = "show the effective configuration and where each value came from",
      .usage = "[--config FILE]",

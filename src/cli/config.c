@@ -13,7 +13,8 @@ int cli_cmd_config(struct cli_env *env)
         int src = tl_config_source_of(env->cfg, key);
         const char *src_name = src >= 0 && src < 4 ? SOURCES[src] : "?";
         if (out)
-            json_object_set_new(out, key, json_pack("{s:s,s:s}", "value", val ? val : "", "source", src_name));
+            json_object_set_new(out, key,
+                                json_pack("{s:s,s:s}", "value", val ? val : "", "source", src_name));
         else
             printf("%-20s = %-30s (%s)\n", key, val ? val : "", src_name);
     }

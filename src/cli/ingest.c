@@ -1,6 +1,7 @@
 /* teller ingest: validated, all-or-nothing loading of one file or a directory. */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,14 +33,46 @@ static void report(const struct cli_env *env, const char *table, const char *pat
     printf(" in %.2f s (%.0f rows/s)\n", r->seconds, rate);
 }
 
-static int ingest_one(struct cli_env *env, tl_store *s, const char *table, const char *path,
+/* Journals a completed load: action "ingest", the table as the resource.
+ * The load has committed by now, so a failure here is reported as such: the
+ * rows are in, the journal entry is not. */
+static int journal_load(tl_ctx *ctx, const char *table, const char *path,
+                        const struct tl_ingest_result *r, tl_err *err)
+{
+    /* json_pack refuses a file name that is not UTF-8; such bytes become '?'. */
+    char *file = strdup(path);
+    if (!file)
+        return tl_err_set(err, TL_ENOMEM, "out of memory journaling the load of %s", path);
+    size_t bad, len = strlen(file), off = 0;
+    while (!tl_utf8_valid(file + off, len - off, &bad)) {
+        file[off + bad] = '?';
+        off += bad + 1;
+    }
+    json_t *d = json_pack("{s:s,s:s,s:I,s:I}", "table", table, "file", file, "rows_loaded",
+                          (json_int_t)r->rows_loaded, "rows_rejected", (json_int_t)r->rows_rejected);
+    char *details = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(d);
+    free(file);
+    if (!details)
+        return tl_err_set(err, TL_ENOMEM, "out of memory journaling the load of %s", path);
+    struct tl_audit_event ev = {
+        .actor = "cli", .role = "cli", .action = "ingest", .resource = table, .details = details};
+    int rc = tl_audit_append(ctx, &ev, err);
+    free(details);
+    if (rc < 0)
+        tl_err_prefix(err, "%s was loaded into %s but not journaled", path, table);
+    return rc;
+}
+
+static int ingest_one(struct cli_env *env, tl_ctx *ctx, const char *table, const char *path,
                       enum tl_format fmt, json_t *json_out)
 {
     struct tl_ingest_opts o = {.table = table, .path = path, .format = fmt,
                                .reject_path = opt_reject, .quiet = env->quiet};
     struct tl_ingest_result r = {0};
     tl_err err = {0};
-    if (tl_ingest_file(s, &o, &r, &err) < 0)
+    if (tl_ingest_file(tl_ctx_store(ctx), &o, &r, &err) < 0 ||
+        journal_load(ctx, table, path, &r, &err) < 0)
         return cli_fail(env, &err);
     report(env, table, path, &r, json_out);
     return CLI_OK;
@@ -47,7 +80,7 @@ static int ingest_one(struct cli_env *env, tl_store *s, const char *table, const
 
 /* Loads DIR/TABLE.csv or DIR/TABLE.jsonl for each ingestible table in
  * dependency order; each file is its own all-or-nothing load. */
-static int ingest_dir(struct cli_env *env, tl_store *s, const char *dir, json_t *json_out)
+static int ingest_dir(struct cli_env *env, tl_ctx *ctx, const char *dir, json_t *json_out)
 {
     int loaded = 0;
     for (size_t i = 0; i < tl_schema_table_count(); i++) {
@@ -60,7 +93,7 @@ static int ingest_dir(struct cli_env *env, tl_store *s, const char *dir, json_t 
             snprintf(path, sizeof path, "%s/%s.%s", dir, t->name, exts[e]);
             if (access(path, R_OK) != 0)
                 continue;
-            int rc = ingest_one(env, s, t->name, path, TL_FORMAT_AUTO, json_out);
+            int rc = ingest_one(env, ctx, t->name, path, TL_FORMAT_AUTO, json_out);
             if (rc != CLI_OK)
                 return rc;
             loaded++;
@@ -108,9 +141,9 @@ int cli_cmd_ingest(struct cli_env *env)
         return rc;
     json_t *json_out = env->json ? json_array() : NULL;
     if (is_dir)
-        rc = ingest_dir(env, tl_ctx_store(ctx), env->args[0], json_out);
+        rc = ingest_dir(env, ctx, env->args[0], json_out);
     else
-        rc = ingest_one(env, tl_ctx_store(ctx), env->args[0], env->args[1], fmt, json_out);
+        rc = ingest_one(env, ctx, env->args[0], env->args[1], fmt, json_out);
     if (json_out) {
         if (rc == CLI_OK)
             cli_print_json(json_pack("{s:o}", "loads", json_out));

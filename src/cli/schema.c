@@ -45,7 +45,8 @@ static void print_table(const struct tl_table_spec *t, json_t *json)
         json_t *cols = json_array();
         for (size_t i = 0; i < t->n_columns; i++) {
             const struct tl_column_spec *c = &t->columns[i];
-            json_array_append_new(cols, json_pack("{s:s,s:s,s:s,s:b,s:b,s:s}", "name", c->name, "store_column",
+            json_array_append_new(cols, json_pack("{s:s,s:s,s:s,s:b,s:b,s:s}", "name", c->name,
+                                                  "store_column",
                                                   tl_schema_db_name(c), "type", type_name(c, buf, sizeof buf),
                                                   "required", c->required, "pii", c->pii, "doc", c->doc));
             json_object_set_new(json_array_get(cols, i), "computed", json_boolean(c->derived));

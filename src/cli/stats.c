@@ -60,7 +60,8 @@ int cli_cmd_stats(struct cli_env *env)
             json_object_set_new(tables, st[i].table,
                                 json_pack("{s:I,s:o}", "rows", (json_int_t)st[i].rows, "sums", sums));
         }
-        cli_print_json(json_pack("{s:s,s:o}", "store", tl_config_get(env->cfg, "store.url"), "tables", tables));
+        cli_print_json(json_pack("{s:s,s:o}", "store", tl_config_get(env->cfg, "store.url"), "tables",
+                                 tables));
     } else {
         printf("%-14s %12s  %s\n", "table", "rows", "sums");
         for (size_t i = 0; i < n; i++) {

@@ -310,10 +310,11 @@ Test(csv, records_across_chunk_boundaries)
 Test(csv, many_fields)
 {
     size_t n = 5000;
-    char *text = malloc(n * 8 + 2);
+    size_t size = n * 8 + 2;
+    char *text = malloc(size);
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
-        o += (size_t)sprintf(text + o, i ? ",\"%zu\"" : "\"%zu\"", i);
+        o += (size_t)snprintf(text + o, size - o, i ? ",\"%zu\"" : "\"%zu\"", i);
     text[o++] = '\n';
     text[o] = 0;
     FILE *fp = fmemopen(text, o, "r");

@@ -162,7 +162,7 @@ static void count_fraud(const struct tl_table_spec *t, const tl_csv_record *rec,
     struct fraud_count *fc = arg;
     const char *kind = field(t, rec, "kind");
     bool fraud = strcmp(field(t, rec, "is_fraud"), "1") == 0;
-    int scenario = atoi(field(t, rec, "fraud_scenario"));
+    int scenario = (int)strtol(field(t, rec, "fraud_scenario"), NULL, 10);
     cr_assert(scenario >= 0 && scenario <= 3);
     cr_assert_eq(fraud, scenario != 0, "is_fraud and fraud_scenario disagree at line %llu",
                  (unsigned long long)rec->line);

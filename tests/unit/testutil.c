@@ -1,3 +1,7 @@
+/*
+ * testutil.c - temp dirs, files and fresh PostgreSQL databases for the unit
+ * tests (see testutil.h).
+ */
 #include "testutil.h"
 
 #include <libpq-fe.h>

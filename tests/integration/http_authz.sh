@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The authorization matrix, generated from the route table itself
+# (`teller serve --print-routes --json`): every route x every principal (no
+# token, a bad token, an expired JWT, then each role both as an API key and
+# as a JWT from a test identity provider, the customer role on its own and
+# on another customer's ids) against the status the table implies: 2xx where
+# the role is allowed, 401 without valid credentials, 403 for a role the
+# route does not allow, 404 for another customer's ids (worded exactly like
+# an unknown id, so ids cannot be probed). A route added to the table is in
+# the matrix at once; one whose request the test cannot build fails it.
+source "$(dirname "$0")/lib.sh"
+export TELLER_DATA_KEY_FILE="$WORK/teller.key"
+unset TELLER_DATA_KEY
+export PYTHONPATH="$TELLER_SRC/tests/integration${PYTHONPATH:+:$PYTHONPATH}"
+
+store="sqlite:$WORK/authz.db"
+load_mini "$store"
+python3 - "$store" "$WORK" "$FIX" <<'PY'
+import os, sys, time
+from http_client import Server, Checks, key, routes, audit_entries, rsa_key, jwt
+
+store, work, fix = sys.argv[1:4]
+t = Checks()
+table = routes()
+roles = ["customer", "analyst", "service", "admin"]
+t.check("the route table is not empty and names only known roles",
+        len(table) > 5 and all(set(r["roles"]) <= set(roles) for r in table), table)
+
+keys = {r: key(store, r, customer="C1" if r == "customer" else None) for r in roles}
+priv, pub = rsa_key(work, "idp1")
+now = int(time.time())
+
+
+def idp_token(role, exp=now + 600):
+    claims = {"iss": "https://idp.test", "aud": "teller", "sub": "idp-user-" + role, "exp": exp,
+              "role": role}
+    if role == "customer":
+        claims["customer_id"] = "C1"
+    return jwt(priv, "idp1", claims)
+
+
+jwts = {r: idp_token(r) for r in roles}
+expired = idp_token("analyst", exp=now - 3600)
+# the ids a customer principal (C1) owns, and another customer's (C2)
+OWN = {"customer": "C1", "account": "A1"}
+OTHER = {"customer": "C2", "account": "A3"}
+products_csv = open(os.path.join(fix, "products.csv"), encoding="utf-8").read()
+
+
+def fresh_key_id():
+    return key(store, "service", name="to-revoke")[3:15]
+
+
+# What to send for routes whose parameters or bodies are not customer ids:
+# path -> (function giving the path parameters, body, content type). A new
+# route of that kind needs a line here, or the matrix fails on it.
+SAMPLES = {
+    ("GET", "/v1/products/{id}"): (lambda: {"id": "P-CUR"}, None, None),
+    ("POST", "/v1/ingest/{table}"): (lambda: {"table": "products"}, products_csv, "text/csv"),
+    ("POST", "/v1/keys"): (lambda: {}, '{"role":"analyst","name":"matrix"}', "application/json"),
+    ("DELETE", "/v1/keys/{id}"): (lambda: {"id": fresh_key_id()}, None, None),
+}
+
+
+def build(route, ids):
+    path, body, ctype = route["path"], None, None
+    if route["scope"] != "none":
+        params = {"id": ids[route["scope"]]}
+    elif "{" in path or route["schema"]:
+        sample = SAMPLES.get((route["method"], path))
+        if not sample:
+            return None
+        params, body, ctype = sample[0](), sample[1], sample[2]
+    else:
+        params = {}
+    for name, value in params.items():
+        path = path.replace("{%s}" % name, value)
+    return path, body, ctype
+
+
+srv = Server(store, log=os.path.join(work, "server.log"),
+             env={"TELLER_SERVER_RATE_LIMIT": "0", "TELLER_AUTH_JWT_KEYS": pub,
+                  "TELLER_AUTH_JWT_ISSUER": "https://idp.test", "TELLER_AUTH_JWT_AUDIENCE": "teller"})
+cases = 0
+for rt in table:
+    name = "%s %s" % (rt["method"], rt["path"])
+    if build(rt, OWN) is None:
+        t.check("%s: the matrix knows how to call it (add it to SAMPLES)" % name, False)
+        continue
+    principals = [("no token", None, None), ("bad token", "tk_badbadbadbad_" + "x" * 43, None),
+                  ("expired jwt", expired, None)]
+    for kind, tokens in (("key", keys), ("jwt", jwts)):
+        for role in roles:
+            if role == "customer" and rt["customer_scoped"]:
+                principals.append((kind + " customer/own", tokens[role], "customer"))
+                principals.append((kind + " customer/other", tokens[role], "customer"))
+            else:
+                principals.append((kind + " " + role, tokens[role], role))
+    for label, token, role in principals:
+        other = label.endswith("customer/other")
+        ids = OTHER if other else OWN
+        path, body, ctype = build(rt, ids)
+        if rt["public"]:
+            want = "2xx"
+        elif token is None or role is None:
+            want = 401
+        elif role not in rt["roles"]:
+            want = 403
+        elif other:
+            want = 404
+        else:
+            want = "2xx"
+        r = srv.request(rt["method"], path, token=token, body=body,
+                        headers={"Content-Type": ctype} if ctype else None)
+        cases += 1
+        ok = (200 <= r.status < 300) if want == "2xx" else r.status == want
+        if ok and want == 404:
+            what = rt["scope"]
+            ok = r.error().get("message") == 'no %s with id "%s"' % (what, ids[what])
+        if ok and want == 401:
+            ok = (r.header("www-authenticate") or "").startswith("Bearer")
+        t.check("%-38s %-19s -> %s" % (name, label, want), ok, r)
+
+t.check("every route x principal was exercised (%d cases)" % cases, cases >= len(table) * 11)
+# an analyst may read every customer: the other customer's ids answer 2xx
+scoped = [rt for rt in table if rt["customer_scoped"] and "analyst" in rt["roles"]]
+for rt in scoped:
+    path, _, _ = build(rt, OTHER)
+    r = srv.request(rt["method"], path, token=keys["analyst"])
+    t.check("analyst reads another customer's data: %s" % path, r.status == 200, r)
+entries = audit_entries(store, limit=100000)
+audited = {e["resource"] for e in entries}
+t.check("JWT principals are audited by their subject",
+        any(e["actor"] == "idp-user-analyst" and e["role"] == "analyst" for e in entries))
+for rt in table:
+    if rt["audit"]:
+        t.check("%s %s reads are audited" % (rt["method"], rt["path"]),
+                "%s %s" % (rt["method"], rt["path"]) in audited)
+t.check("the server stops cleanly", srv.stop() == 0)
+t.finish()
+PY
