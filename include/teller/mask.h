@@ -110,12 +110,15 @@ TL_API void tl_masker_set_options(tl_masker *m, unsigned options);
  * "Surname, Given" (and, for names of three words or more, the same with
  * the last word as the surname), whatever the case, with or without
  * accents, with ä/ö/ü also as ae/oe/ue, and with spaces, hyphens and
- * apostrophes interchangeable between words. A name is matched only as
- * whole words: "Anna Berg" does not match inside "Anna Bergmann". Names
- * with no letter, or longer than 255 bytes or 8 words, are refused
- * (TL_EINVAL) and the masker is unchanged; TL_ENOMEM leaves it usable but
- * perhaps without some variants of this name. full_name is not kept.
- * Construction time only. */
+ * apostrophes interchangeable between words; a middle initial is looked
+ * through and "A. Surname" stands for the full name. A name is matched
+ * only as whole words: "Anna Berg" does not match inside "Anna Bergmann".
+ * The surname alone is matched after a title ("Frau Müller"); a given name
+ * or surname alone only with TL_MASK_OPT_NAME_PARTS. Names with no letter,
+ * or longer than 255 bytes (folded) or 8 words, are refused (TL_EINVAL)
+ * and the masker is unchanged; TL_ENOMEM leaves it usable but perhaps
+ * without some variants of this name. full_name is not kept. Construction
+ * time only. */
 TL_API int tl_masker_add_name(tl_masker *m, const char *full_name, tl_err *err);
 
 /* Adds the name of every customer of the context's store that was not

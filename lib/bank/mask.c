@@ -389,7 +389,7 @@ static bool num_left_ok(const unsigned char *s, size_t len, size_t p)
 {
     if (word_before(s, len, p))
         return false;
-    if (p >= 2 && is_digit(s[p - 2]) && strchr(".,:/-", s[p - 1]) && s[p - 1])
+    if (p >= 2 && is_digit(s[p - 2]) && s[p - 1] && strchr(".,:/-", s[p - 1]))
         return false;
     return true;
 }
@@ -413,45 +413,55 @@ static bool num_right_ok(const unsigned char *s, size_t len, size_t e)
  * 11-digit tax id) give way to a vetoing word and are confirmed by an
  * affirming one; "no", "nr", "number" and the like are looked through. */
 static const struct word CTX_NEUTRAL[] = {
-    W("no"), W("nr"), W("nro"), W("number"), W("nummer"), W("num"), W("n"), W("unter"), W("under"), W("at"), W("on"), W("is"), W("ist"),
-    W("lautet"), W("the"), W("die"), W("der"), W("den"), W("my"), W("meine"), W("mein"), W("meiner"), W("his"), W("her"), W("ihre"),
-    W("new"), W("neue"), W("neuer"), W("neu"), W("your"), W("ihr"), W("our"), W("unsere"), W("this"), W("diese"), W("von"), W("of"),
-    W("es"), W("e"), W("a"), W("an"), W("to"), W("zu"), W("la"), W("le"), W("el"), W("il"), W("de"), W("du"), W("mit"), W("with"), {NULL, 0}};
+    W("no"), W("nr"), W("nro"), W("number"), W("nummer"), W("num"), W("n"), W("unter"), W("under"),
+    W("at"), W("on"), W("is"), W("ist"), W("lautet"), W("the"), W("die"), W("der"), W("den"), W("my"),
+    W("meine"), W("mein"), W("meiner"), W("his"), W("her"), W("ihre"), W("new"), W("neue"), W("neuer"),
+    W("neu"), W("your"), W("ihr"), W("our"), W("unsere"), W("this"), W("diese"), W("von"), W("of"),
+    W("es"), W("e"), W("a"), W("an"), W("to"), W("zu"), W("la"), W("le"), W("el"), W("il"), W("de"),
+    W("du"), W("mit"), W("with"), {NULL, 0}};
 
 static const struct word CTX_PHONE_YES[] = {
-    W("tel"), W("tele"), W("telefon"), W("telefonnummer"), W("telephone"), W("phone"), W("phones"), W("mobile"), W("mobil"),
-    W("mobilnummer"), W("mobilfunk"), W("mobilfunknummer"), W("handy"), W("handynummer"), W("fax"), W("faxnummer"), W("call"),
-    W("called"), W("calling"), W("ring"), W("rang"), W("ruf"), W("rufnummer"), W("anruf"), W("anrufen"), W("ruckruf"),
-    W("ruckrufnummer"), W("whatsapp"), W("sms"), W("cell"), W("cellphone"), W("kontakt"), W("contact"), W("erreichbar"),
-    W("reach"), W("reachable"), W("tlf"), W("telf"), W("tfn"), W("movil"), W("telefono"), W("portable"), W("telephono"),
-    W("cellulare"), W("dial"), W("mob"), W("festnetz"), W("landline"), W("hotline"), {NULL, 0}};
+    W("tel"), W("tele"), W("telefon"), W("telefonnummer"), W("telephone"), W("phone"), W("phones"),
+    W("mobile"), W("mobil"), W("mobilnummer"), W("mobilfunk"), W("mobilfunknummer"), W("handy"),
+    W("handynummer"), W("fax"), W("faxnummer"), W("call"), W("called"), W("calling"), W("ring"),
+    W("rang"), W("ruf"), W("rufnummer"), W("anruf"), W("anrufen"), W("ruckruf"), W("ruckrufnummer"),
+    W("whatsapp"), W("sms"), W("cell"), W("cellphone"), W("kontakt"), W("contact"), W("erreichbar"),
+    W("reach"), W("reachable"), W("tlf"), W("telf"), W("tfn"), W("movil"), W("telefono"), W("portable"),
+    W("telephono"), W("cellulare"), W("dial"), W("mob"), W("festnetz"), W("landline"), W("hotline"),
+    {NULL, 0}};
 
 static const struct word CTX_ID_YES[] = {
-    W("steuer"), W("steuerid"), W("steueridentifikationsnummer"), W("identifikationsnummer"), W("idnr"), W("id"), W("tin"),
-    W("tax"), W("taxid"), W("ssn"), W("social"), W("security"), W("national"), W("nationalid"), W("nino"), W("ni"), W("insurance"),
-    W("pps"), W("ppsn"), W("dni"), W("nie"), W("nif"), W("personalausweis"), W("ausweis"), W("ausweisnummer"),
-    W("identification"), W("identity"), W("codice"), W("fiscale"), W("cf"), W("personal"), W("personnummer"), {NULL, 0}};
+    W("steuer"), W("steuerid"), W("steueridentifikationsnummer"), W("identifikationsnummer"), W("idnr"),
+    W("id"), W("tin"), W("tax"), W("taxid"), W("ssn"), W("social"), W("security"), W("national"),
+    W("nationalid"), W("nino"), W("ni"), W("insurance"), W("pps"), W("ppsn"), W("dni"), W("nie"),
+    W("nif"), W("personalausweis"), W("ausweis"), W("ausweisnummer"), W("identification"),
+    W("identity"), W("codice"), W("fiscale"), W("cf"), W("personal"), W("personnummer"), {NULL, 0}};
 
 static const struct word CTX_NO[] = {
-    W("order"), W("orders"), W("ordernumber"), W("invoice"), W("inv"), W("ref"), W("reference"), W("referenz"),
-    W("referenznummer"), W("rechnung"), W("rechnungsnummer"), W("rechnungsnr"), W("auftrag"), W("auftragsnummer"),
-    W("auftragsnr"), W("bestellung"), W("bestellnummer"), W("bestellnr"), W("kundennummer"), W("kundennr"), W("customer"),
-    W("kunde"), W("kunden"), W("vertrag"), W("vertragsnummer"), W("contract"), W("policy"), W("police"), W("polizze"),
-    W("tracking"), W("sendungsnummer"), W("sendung"), W("paket"), W("parcel"), W("shipment"), W("konto"), W("kontonummer"),
-    W("kontonr"), W("account"), W("acct"), W("transaction"), W("transaktion"), W("tx"), W("txn"), W("beleg"), W("belegnummer"),
-    W("vorgang"), W("vorgangsnummer"), W("ticket"), W("case"), W("fall"), W("blz"), W("iban"), W("bic"), W("swift"), W("serial"),
-    W("seriennummer"), W("sn"), W("mandat"), W("mandate"), W("mandatsreferenz"), W("receipt"), W("quittung"), W("batch"),
-    W("charge"), W("lot"), W("isbn"), W("ean"), W("gtin"), W("sku"), W("artikel"), W("artikelnummer"), W("item"), W("version"),
-    W("build"), W("release"), W("pin"), W("tan"), W("otp"), W("code"), W("amount"), W("betrag"), W("total"), W("summe"), W("balance"),
-    W("saldo"), W("mcc"), W("terminal"), W("tid"), W("mid"), W("auth"), W("authorization"), W("approval"), W("ip"), W("port"),
-    W("pid"), W("uid"), W("zip"), W("plz"), W("postleitzahl"), W("postcode"), W("session"), W("request"), W("trace"), W("span"),
-    W("booking"), W("buchung"), W("reservation"), W("reservierung"), W("flight"), W("flug"), W("voucher"), W("gutschein"),
-    W("coupon"), W("lieferschein"), W("delivery"), W("kartennummer"), W("card"), W("karte"), W("creditor"), W("glaubiger"),
-    W("ustid"), W("ust"), W("vat"), W("steuernummer"), W("sortcode"), W("routing"), W("aba"), W("job"),
-    W("run"), W("task"), W("commit"), W("user"), W("device"), W("geraet"), W("imei"), W("msisdn"), W("sequence"),
-    W("seq"), W("offset"), W("count"), W("records"), W("rows"), W("aktenzeichen"), W("az"), W("geschaftszeichen"), W("gz"), W("akte"),
-    W("dossier"), W("antrag"), W("antragsnummer"), W("schadennummer"), W("versicherungsnummer"), W("policennummer"),
-    W("isin"), W("wkn"), W("lei"), {NULL, 0}};
+    W("order"), W("orders"), W("ordernumber"), W("invoice"), W("inv"), W("ref"), W("reference"),
+    W("referenz"), W("referenznummer"), W("rechnung"), W("rechnungsnummer"), W("rechnungsnr"),
+    W("auftrag"), W("auftragsnummer"), W("auftragsnr"), W("bestellung"), W("bestellnummer"),
+    W("bestellnr"), W("kundennummer"), W("kundennr"), W("customer"), W("kunde"), W("kunden"),
+    W("vertrag"), W("vertragsnummer"), W("contract"), W("policy"), W("police"), W("polizze"),
+    W("tracking"), W("sendungsnummer"), W("sendung"), W("paket"), W("parcel"), W("shipment"),
+    W("konto"), W("kontonummer"), W("kontonr"), W("account"), W("acct"), W("transaction"),
+    W("transaktion"), W("tx"), W("txn"), W("beleg"), W("belegnummer"), W("vorgang"),
+    W("vorgangsnummer"), W("ticket"), W("case"), W("fall"), W("blz"), W("iban"), W("bic"), W("swift"),
+    W("serial"), W("seriennummer"), W("sn"), W("mandat"), W("mandate"), W("mandatsreferenz"),
+    W("receipt"), W("quittung"), W("batch"), W("charge"), W("lot"), W("isbn"), W("ean"), W("gtin"),
+    W("sku"), W("artikel"), W("artikelnummer"), W("item"), W("version"), W("build"), W("release"),
+    W("pin"), W("tan"), W("otp"), W("code"), W("amount"), W("betrag"), W("total"), W("summe"),
+    W("balance"), W("saldo"), W("mcc"), W("terminal"), W("tid"), W("mid"), W("auth"),
+    W("authorization"), W("approval"), W("ip"), W("port"), W("pid"), W("uid"), W("zip"), W("plz"),
+    W("postleitzahl"), W("postcode"), W("session"), W("request"), W("trace"), W("span"), W("booking"),
+    W("buchung"), W("reservation"), W("reservierung"), W("flight"), W("flug"), W("voucher"),
+    W("gutschein"), W("coupon"), W("lieferschein"), W("delivery"), W("kartennummer"), W("card"),
+    W("karte"), W("creditor"), W("glaubiger"), W("ustid"), W("ust"), W("vat"), W("steuernummer"),
+    W("sortcode"), W("routing"), W("aba"), W("job"), W("run"), W("task"), W("commit"), W("user"),
+    W("device"), W("geraet"), W("imei"), W("msisdn"), W("sequence"), W("seq"), W("offset"), W("count"),
+    W("records"), W("rows"), W("aktenzeichen"), W("az"), W("geschaftszeichen"), W("gz"), W("akte"),
+    W("dossier"), W("antrag"), W("antragsnummer"), W("schadennummer"), W("versicherungsnummer"),
+    W("policennummer"), W("isin"), W("wkn"), W("lei"), {NULL, 0}};
 
 enum ctx_verdict { CTX_NONE = 0, CTX_YES = 1, CTX_VETO = 2 };
 
@@ -494,9 +504,11 @@ static enum ctx_verdict context_before(const struct kwtab *kw, const unsigned ch
 
 /* Currencies and units after a number make it an amount or a measure. */
 static const struct word UNITS_AFTER[] = {
-    W("eur"), W("euro"), W("euros"), W("usd"), W("chf"), W("gbp"), W("pln"), W("czk"), W("sek"), W("dkk"), W("nok"), W("huf"), W("try"),
-    W("jpy"), W("cent"), W("cents"), W("ct"), W("kg"), W("km"), W("g"), W("stk"), W("stuck"), W("pcs"), W("x"), W("mal"), W("times"),
-    W("tage"), W("days"), W("min"), W("sec"), W("ms"), W("bytes"), W("kb"), W("mb"), W("gb"), W("punkte"), W("points"), {NULL, 0}};
+    W("eur"), W("euro"), W("euros"), W("usd"), W("chf"), W("gbp"), W("pln"), W("czk"), W("sek"),
+    W("dkk"), W("nok"), W("huf"), W("try"), W("jpy"), W("cent"), W("cents"), W("ct"), W("kg"), W("km"),
+    W("g"), W("stk"), W("stuck"), W("pcs"), W("x"), W("mal"), W("times"), W("tage"), W("days"),
+    W("min"), W("sec"), W("ms"), W("bytes"), W("kb"), W("mb"), W("gb"), W("punkte"), W("points"),
+    {NULL, 0}};
 
 static bool unit_after(const struct kwtab *kw, const unsigned char *s, size_t len, size_t e)
 {
@@ -1045,7 +1057,8 @@ static size_t taxid_at(const struct kwtab *kw, const unsigned char *s, size_t le
  * none at all after words naming it):
  * area not 000, 666 or 9xx, group not 00, serial not 0000, and not the
  * two numbers printed on sample cards. */
-static const struct word CTX_SSN_YES[] = {W("ssn"), W("social"), W("security"), W("ssa"), {NULL, 0}};
+static const struct word CTX_SSN_YES[] = {
+    W("ssn"), W("social"), W("security"), W("ssa"), {NULL, 0}};
 
 static size_t ssn_at(const struct kwtab *kw, const unsigned char *s, size_t len, size_t p)
 {
@@ -1390,7 +1403,8 @@ static int split_name(const char *name, struct name_words *w, tl_err *err)
     w->comma_after = -1;
     w->caps = true;
     if (len >= NAME_KEY_MAX)
-        return tl_err_set(err, TL_EINVAL, "customer name of %zu bytes is longer than %d", len, NAME_KEY_MAX - 1);
+        return tl_err_set(err, TL_EINVAL, "customer name of %zu bytes is longer than %d", len,
+                          NAME_KEY_MAX - 1);
     size_t q = 0;
     bool letters = false;
     while (q < len) {
@@ -1483,6 +1497,17 @@ static int add_split(tl_masker *m, const char *name, const struct name_words *w,
         kl += forms[f].bl;
         rc = add_key(&m->full, key, kl);
     }
+    /* "P. Jansen": the initial of the first given name, its dot (without
+     * it, "a Smith fan" would match) and the surname */
+    if (rc == 0 && gfl > 0 && (unsigned char)gfirst[0] < 0x80 && sl + 3 <= NAME_KEY_MAX) {
+        key[0] = gfirst[0];
+        key[1] = '.';
+        key[2] = ' ';
+        memcpy(key + 3, sur, sl);
+        rc = add_key(&m->full, key, sl + 3);
+        if (rc == 0)
+            rc = add_key(&m->first, key, 1);
+    }
     if (rc == 0)
         rc = add_key(&m->first, gfirst, gfl);
     if (rc == 0)
@@ -1506,6 +1531,14 @@ int tl_masker_add_name(tl_masker *m, const char *full_name, tl_err *err)
     int rc = split_name(full_name, &w, err);
     if (rc < 0)
         return rc;
+    /* every key fits when all words and a separator each do: check before
+     * adding anything, so a refused name leaves the masker unchanged */
+    for (int mode = FOLD_STRIP; mode <= FOLD_GERMAN; mode++) {
+        char key[NAME_KEY_MAX];
+        size_t kl = 0;
+        if (!key_words(full_name, &w, 0, w.n, (enum fold_mode)mode, key, &kl) || kl + 3 > NAME_KEY_MAX)
+            return tl_err_set(err, TL_EINVAL, "customer name is too long once folded (%zu bytes)", kl);
+    }
     for (int mode = FOLD_STRIP; mode <= (w.umlaut ? FOLD_GERMAN : FOLD_STRIP); mode++) {
         if (w.n == 1) {
             char key[NAME_KEY_MAX];
@@ -1539,10 +1572,11 @@ int tl_masker_add_name(tl_masker *m, const char *full_name, tl_err *err)
 
 /* Titles before a surname. */
 static const struct word HONORIFICS[] = {
-    W("mr"), W("mrs"), W("ms"), W("miss"), W("mx"), W("dr"), W("prof"), W("sir"), W("dame"), W("herr"), W("frau"), W("hr"), W("fr"),
-    W("fam"), W("familie"), W("family"), W("mme"), W("mlle"), W("monsieur"), W("madame"), W("mademoiselle"), W("sr"), W("sra"),
-    W("srta"), W("senor"), W("senora"), W("senorita"), W("signor"), W("signora"), W("signorina"), W("sig"), W("dott"), W("dhr"),
-    W("mevr"), W("mevrouw"), W("meneer"), W("pan"), W("pani"), W("herrn"), {NULL, 0}};
+    W("mr"), W("mrs"), W("ms"), W("miss"), W("mx"), W("dr"), W("prof"), W("sir"), W("dame"), W("herr"),
+    W("frau"), W("hr"), W("fr"), W("fam"), W("familie"), W("family"), W("mme"), W("mlle"),
+    W("monsieur"), W("madame"), W("mademoiselle"), W("sr"), W("sra"), W("srta"), W("senor"),
+    W("senora"), W("senorita"), W("signor"), W("signora"), W("signorina"), W("sig"), W("dott"),
+    W("dhr"), W("mevr"), W("mevrouw"), W("meneer"), W("pan"), W("pani"), W("herrn"), {NULL, 0}};
 
 static bool honorific_before(const struct kwtab *kw, const unsigned char *s, size_t len, size_t p)
 {
@@ -1616,8 +1650,14 @@ static size_t name_at(const tl_masker *m, const unsigned char *s, size_t len, si
     if (hset_has(&m->first, h1)) {
         for (size_t w = 1; w < NAME_MAX_WORDS; w++) {
             bool comma;
-            size_t r = name_sep(s, len, q, &comma);
-            if (r == q || kl + 2 > NAME_KEY_MAX)
+            /* an initial keeps its dot in the key: "P. Jansen" -> "p. jansen" */
+            size_t at = q;
+            if (w == 1 && kl == 1 && q + 1 < len && s[q] == '.' && s[q + 1] == ' ') {
+                key[kl++] = '.';
+                at = q + 1;
+            }
+            size_t r = name_sep(s, len, at, &comma);
+            if (r == at || kl + 2 > NAME_KEY_MAX)
                 break;
             /* a middle initial is looked through: "Emily J. Smith" */
             if (!comma && r + 3 < len && is_alpha(s[r]) && s[r + 1] == '.' && s[r + 2] == ' ' &&
@@ -1706,51 +1746,60 @@ static size_t one_space(const unsigned char *s, size_t len, size_t q)
 }
 
 static const struct word STREET_SUFFIXES[] = {
-    W("strasse"), W("weg"), W("allee"), W("platz"), W("gasse"), W("damm"), W("ufer"), W("chaussee"), W("gracht"), W("straat"),
-    W("laan"), W("plein"), W("kade"), W("singel"), W("steenweg"), W("promenade"), {NULL, 0}};
+    W("strasse"), W("weg"), W("allee"), W("platz"), W("gasse"), W("damm"), W("ufer"), W("chaussee"),
+    W("gracht"), W("straat"), W("laan"), W("plein"), W("kade"), W("singel"), W("steenweg"),
+    W("promenade"), {NULL, 0}};
 
-static const struct word STREET_SUFFIXES_NL[] = {W("straat"), W("gracht"), W("laan"), W("plein"), W("kade"), W("singel"),
-                                                 {NULL, 0}};
+static const struct word STREET_SUFFIXES_NL[] = {
+    W("straat"), W("gracht"), W("laan"), W("plein"), W("kade"), W("singel"), {NULL, 0}};
 
 /* Street words that follow an adjective or a name: "Linzer Straße". */
-static const struct word STREET_WORDS_DE[] = {W("strasse"), W("str"), W("weg"), W("allee"), W("platz"), W("gasse"),
-                                              W("damm"), W("ufer"), W("chaussee"), W("ring"), W("markt"), {NULL, 0}};
+static const struct word STREET_WORDS_DE[] = {
+    W("strasse"), W("str"), W("weg"), W("allee"), W("platz"), W("gasse"), W("damm"), W("ufer"),
+    W("chaussee"), W("ring"), W("markt"), {NULL, 0}};
 
 /* Street types after the name, in English addresses: "12 Baker Street". */
 static const struct word STREET_WORDS_EN[] = {
-    W("street"), W("st"), W("road"), W("rd"), W("avenue"), W("ave"), W("lane"), W("ln"), W("drive"), W("close"), W("way"), W("place"),
-    W("square"), W("terrace"), W("crescent"), W("court"), W("gardens"), W("row"), W("walk"), W("parade"), W("boulevard"),
-    W("blvd"), W("grove"), W("mews"), W("hill"), W("park"), {NULL, 0}};
+    W("street"), W("st"), W("road"), W("rd"), W("avenue"), W("ave"), W("lane"), W("ln"), W("drive"),
+    W("close"), W("way"), W("place"), W("square"), W("terrace"), W("crescent"), W("court"),
+    W("gardens"), W("row"), W("walk"), W("parade"), W("boulevard"), W("blvd"), W("grove"), W("mews"),
+    W("hill"), W("park"), {NULL, 0}};
 
 /* Street types before the name. Strong ones make an address with a house
  * number alone; weak ones (ordinary words too) need the postal code. */
 static const struct word STREET_PREFIX_STRONG[] = {
-    W("rue"), W("avenue"), W("boulevard"), W("calle"), W("avenida"), W("via"), W("viale"), W("corso"), W("piazza"), W("piazzale"),
-    W("ulica"), W("aleja"), W("carrer"), W("rua"), W("plaza"), W("paseo"), W("passeig"), W("rambla"), W("ronda"), W("vicolo"),
-    W("largo"), W("travessera"), W("impasse"), W("chemin"), W("quai"), W("allee"), W("cours"), W("route"), {NULL, 0}};
-static const struct word STREET_PREFIX_WEAK[] = {W("am"), W("an"), W("auf"), W("im"), W("in"), W("zum"), W("zur"),
-                                                 W("unter"), W("hinter"), W("gran"), W("al"), W("ul"), W("plac"),
-                                                 W("place"), W("bd"), {NULL, 0}};
+    W("rue"), W("avenue"), W("boulevard"), W("calle"), W("avenida"), W("via"), W("viale"), W("corso"),
+    W("piazza"), W("piazzale"), W("ulica"), W("aleja"), W("carrer"), W("rua"), W("plaza"), W("paseo"),
+    W("passeig"), W("rambla"), W("ronda"), W("vicolo"), W("largo"), W("travessera"), W("impasse"),
+    W("chemin"), W("quai"), W("allee"), W("cours"), W("route"), {NULL, 0}};
+static const struct word STREET_PREFIX_WEAK[] = {
+    W("am"), W("an"), W("auf"), W("im"), W("in"), W("zum"), W("zur"), W("unter"), W("hinter"),
+    W("gran"), W("al"), W("ul"), W("plac"), W("place"), W("bd"), {NULL, 0}};
 /* Street types that are too common as words to start a street alone but
  * do after a house number: "5 Place Bellecour", "12 bd Voltaire". */
-static const struct word NUMBER_FIRST_PREFIX[] = {W("place"), W("bd"), W("av"), {NULL, 0}};
+static const struct word NUMBER_FIRST_PREFIX[] = {
+    W("place"), W("bd"), W("av"), {NULL, 0}};
 
 /* Prefixes written in lower case in their languages. */
-static const struct word STREET_PREFIX_LOWER_OK[] = {W("ulica"), W("aleja"), W("ul"), W("al"), W("plac"), {NULL, 0}};
+static const struct word STREET_PREFIX_LOWER_OK[] = {
+    W("ulica"), W("aleja"), W("ul"), W("al"), W("plac"), {NULL, 0}};
 
 static const struct word NAME_PARTICLES[] = {
-    W("de"), W("del"), W("della"), W("delle"), W("dei"), W("degli"), W("di"), W("da"), W("do"), W("dos"), W("das"), W("du"), W("des"),
-    W("la"), W("le"), W("les"), W("l"), W("van"), W("von"), W("der"), W("den"), W("het"), W("y"), W("e"), W("am"), W("im"), W("an"), W("sur"),
-    W("sous"), W("st"), W("ob"), W("bei"), {NULL, 0}};
+    W("de"), W("del"), W("della"), W("delle"), W("dei"), W("degli"), W("di"), W("da"), W("do"),
+    W("dos"), W("das"), W("du"), W("des"), W("la"), W("le"), W("les"), W("l"), W("van"), W("von"),
+    W("der"), W("den"), W("het"), W("y"), W("e"), W("am"), W("im"), W("an"), W("sur"), W("sous"),
+    W("st"), W("ob"), W("bei"), {NULL, 0}};
 
 /* Words that are never part of a street name before its type word. */
 static const struct word NOT_STREET_WORDS[] = {
-    W("die"), W("der"), W("das"), W("den"), W("dem"), W("the"), W("in"), W("im"), W("am"), W("an"), W("auf"), W("zur"), W("zum"), W("von"),
-    W("nach"), W("bei"), W("und"), W("and"), W("for"), W("to"), W("from"), W("by"), W("with"), W("mit"), W("uber"), W("at"), W("on"),
-    W("of"), W("ich"), W("wir"), W("sie"), W("er"), W("es"), W("my"), W("our"), W("your"), W("new"), W("neue"), W("neuer"), W("adresse"),
-    W("address"), W("adres"), W("anschrift"), W("wohnort"), W("wohnhaft"), W("lieferadresse"), W("rechnungsadresse"),
-    W("indirizzo"), W("direccion"), W("domicilio"), W("kunde"), W("kundin"), W("customer"), W("client"), W("cliente"), W("klant"),
-    W("alte"), W("old"), W("nieuwe"), W("nieuw"), {NULL, 0}};
+    W("die"), W("der"), W("das"), W("den"), W("dem"), W("the"), W("in"), W("im"), W("am"), W("an"),
+    W("auf"), W("zur"), W("zum"), W("von"), W("nach"), W("bei"), W("und"), W("and"), W("for"), W("to"),
+    W("from"), W("by"), W("with"), W("mit"), W("uber"), W("at"), W("on"), W("of"), W("ich"), W("wir"),
+    W("sie"), W("er"), W("es"), W("my"), W("our"), W("your"), W("new"), W("neue"), W("neuer"),
+    W("adresse"), W("address"), W("adres"), W("anschrift"), W("wohnort"), W("wohnhaft"),
+    W("lieferadresse"), W("rechnungsadresse"), W("indirizzo"), W("direccion"), W("domicilio"),
+    W("kunde"), W("kundin"), W("customer"), W("client"), W("cliente"), W("klant"), W("alte"), W("old"),
+    W("nieuwe"), W("nieuw"), {NULL, 0}};
 
 /* House number: 1-4 digits, an optional letter, an optional "-12" or
  * "/12" range. Returns its end or 0. */
@@ -2100,7 +2149,7 @@ int tl_masker_find(const tl_masker *m, const char *in, size_t len, tl_mask_span_
                 consider(&best, phone_at(kw, s, len, p), TL_MASK_PHONE);
                 if (c == '(')
                     consider(&best, nanp_at(s, len, p), TL_MASK_PHONE);
-            } else if (c >= 0x80 || is_alpha(c)) {
+            } else if (is_alpha(c) || (c >= 0x80 && word_at(s, len, p))) {
                 if (is_alpha(c)) {
                     consider(&best, iban_at(s, len, p, &shape_end), TL_MASK_IBAN);
                     consider(&best, cf_at(s, len, p), TL_MASK_NATIONAL_ID);
@@ -2122,7 +2171,7 @@ int tl_masker_find(const tl_masker *m, const char *in, size_t len, tl_mask_span_
             continue;
         }
         if (shape_end > p) {
-            p = shape_end;
+            p = ec.have && ec.start > p && ec.start < shape_end ? ec.start : shape_end;
             continue;
         }
         if (word_at(s, len, p)) {
