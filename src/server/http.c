@@ -43,9 +43,9 @@ static bool token_char(char c)
            c == '_' || c == ':' || c == '-';
 }
 
-static void set_request_id(struct srv_req *r)
+static void set_request_id(struct srv_req *r, struct MHD_Connection *conn)
 {
-    const char *in = srv_header(r, "X-Request-Id");
+    const char *in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     size_t n = in ? strlen(in) : 0;
     bool sane = n > 0 && n < sizeof r->request_id;
     for (size_t i = 0; sane && i < n; i++)
@@ -180,7 +180,13 @@ static void access_log(struct srv_req *r, int64_t duration_ns, enum MHD_RequestT
     json_object_set_new(o, "duration_ms", json_real((double)(duration_ns / 1000) / 1000.0));
     json_object_set_new(o, "bytes_in", json_integer((json_int_t)r->body_bytes));
     if (r->who.role != TL_ROLE_NONE) {
-        json_t *subject = json_string(r->who.subject);
+        /* a token subject may be a login name or an email: through the masker */
+        char masked[sizeof r->who.subject + 64];
+        if (!r->srv->masker ||
+            tl_masker_mask_buf(r->srv->masker, r->who.subject, strlen(r->who.subject), masked,
+                               sizeof masked) == 0)
+            snprintf(masked, sizeof masked, "%s", r->who.subject);
+        json_t *subject = json_string(masked);
         json_object_set_new(o, "subject", subject ? subject : json_string("?"));
         json_object_set_new(o, "role", json_string(tl_role_name(r->who.role)));
     }
@@ -720,7 +726,6 @@ static void copy_method(struct srv_req *r, const char *method)
 static enum MHD_Result first_call(struct srv_req *r, const char *url, const char *method)
 {
     copy_method(r, method);
-    set_request_id(r);
     srv_conn_set_phase(r->conn, SRV_CONN_UPLOADING);
     struct srv_refusal f = {0};
     check_request(r, url, &f);
@@ -781,6 +786,7 @@ enum MHD_Result srv_on_request(void *cls, struct MHD_Connection *conn, const cha
     (void)version;
     struct srv *s = cls;
     struct srv_req *r = *req_cls;
+    enum MHD_Result res;
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r)
@@ -791,19 +797,24 @@ enum MHD_Result srv_on_request(void *cls, struct MHD_Connection *conn, const cha
         r->route_index = -1;
         r->start_ns = tl_time_mono_ns();
         atomic_fetch_add_explicit(&s->in_flight, 1, memory_order_relaxed);
-        return first_call(r, url, method);
-    }
-    if (*upload_size > 0) {
+        set_request_id(r, conn);
+        srv_log_context(r->request_id);
+        res = first_call(r, url, method);
+    } else if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
         srv_conn_add_bytes(conn, n);
-        if (r->status) /* answered early: nothing more is read */
-            return MHD_YES;
-        return receive(r, upload, n);
-    }
-    if (r->status)
+        /* answered early: nothing more is read */
+        res = r->status ? MHD_YES : receive(r, upload, n);
+        return res;
+    } else if (r->status) {
         return MHD_YES;
-    return last_call(r);
+    } else {
+        srv_log_context(r->request_id);
+        res = last_call(r);
+    }
+    srv_log_context(NULL);
+    return res;
 }
 
 void srv_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

@@ -25,7 +25,8 @@
  * filters every log line, tl_log's and the server's own: the second line of
  * defence behind never logging PII in the first place. Customers loaded
  * after start-up are masked by pattern only (emails, phones, ids...) until
- * the next start.
+ * the next start. Library lines written while a request is handled get its
+ * id appended, so every line of a request can be found by its id.
  *
  * Shutdown. SIGTERM and SIGINT are blocked in every thread and taken by
  * sigwait in the main one. Then: stop accepting (MHD_quiesce_daemon), answer
@@ -210,6 +211,28 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
+/* ---- logs ------------------------------------------------------------------------ */
+
+/* The request a worker thread is handling, for the log filter. Per thread by
+ * nature: a line is filtered on the thread that writes it. */
+static _Thread_local const char *tls_request_id;
+
+void srv_log_context(const char *request_id)
+{
+    tls_request_id = request_id;
+}
+
+/* tl_log's filter while serving: the PII masker, then " (request ID)" when
+ * the line was written while handling a request. */
+static size_t log_filter(void *ud, const char *msg, size_t len, char *out, size_t out_size)
+{
+    size_t n = tl_masker_log_filter(ud, msg, len, out, out_size);
+    const char *id = tls_request_id;
+    if (id && n + strlen(id) + 12 < out_size)
+        n += (size_t)snprintf(out + n, out_size - n, " (request %s)", id);
+    return n;
+}
+
 /* ---- start and stop ------------------------------------------------------------ */
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -243,6 +266,10 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     const char *colon = strrchr(listen, ':');
     if (!colon || !colon[1])
         return tl_err_set(err, TL_EINVAL, "server.listen \"%s\" is not HOST:PORT", listen);
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || colon[1] < '0' || colon[1] > '9')
+        return tl_err_set(err, TL_EINVAL, "server.listen \"%s\": the port must be 0 to 65535", listen);
     size_t hn = (size_t)(colon - listen);
     if (hn >= sizeof host)
         return tl_err_set(err, TL_EINVAL, "server.listen \"%s\": host too long", listen);
@@ -351,7 +378,7 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
     sigaddset(&stop_set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
     signal(SIGPIPE, SIG_IGN);
-    tl_log_set_filter(tl_masker_log_filter, masker); /* before any other thread logs */
+    tl_log_set_filter(log_filter, masker); /* before any other thread logs */
 
     if (pthread_create(&s.reaper, NULL, reaper_main, &s) != 0) {
         rc = tl_err_set(err, TL_EINTERNAL, "cannot start the reaper thread");

@@ -51,7 +51,7 @@ enum srv_scope {
 
 enum srv_body {
     SRV_BODY_NONE = 0,   /* a body is refused (400) */
-    SRV_BODY_JSON = 1,   /* application/json, strict (http.c srv_json_fields) */
+    SRV_BODY_JSON = 1,   /* application/json, checked strictly by srv_json_body */
     SRV_BODY_INGEST = 2, /* text/csv or application/x-ndjson, spooled to a temp file */
 };
 
@@ -161,7 +161,7 @@ void srv_thread_ctx_drop(struct srv *s);
 /* Connection tracking for the reaper (server.c), driven by http.c. */
 enum srv_conn_phase {
     SRV_CONN_WAITING = 0,  /* awaiting (the rest of) a request's headers */
-    SRV_CONN_UPLOADING = 1,/* headers in; body arriving */
+    SRV_CONN_UPLOADING = 1, /* headers in; body arriving */
     SRV_CONN_WORKING = 2,  /* the request is being handled or answered */
 };
 void srv_conn_set_phase(struct MHD_Connection *c, enum srv_conn_phase phase);
@@ -179,7 +179,7 @@ struct srv_req {
     size_t n_params;
     char request_id[65];
     struct tl_principal who; /* role TL_ROLE_NONE on public routes */
-    tl_ctx *ctx;             /* this thread's, set before the handler runs */
+    tl_ctx *ctx;             /* this thread's; set for authenticated routes, NULL on public ones */
     int64_t start_ns;
 
     /* the body */
@@ -193,7 +193,6 @@ struct srv_req {
     struct srv_refusal *pending; /* a refusal decided on the first call, answered on the last */
 
     unsigned status; /* what was answered; 0 when nothing was */
-    bool started;
     bool store_failed; /* the handler hit a store error: counted, context renewed */
 };
 
@@ -242,6 +241,10 @@ int srv_json_body(struct srv_req *r, const struct srv_field *fields, json_t **ou
 /* Appends the audit row of a customer-data read or an action, as this
  * request's principal. Returns 0, or -1 after answering 500. */
 int srv_audit(struct srv_req *r, const char *action, const char *customer_id, const char *details);
+
+/* Names the request this thread is working on (NULL: none), so that the
+ * log filter adds its id to every library log line written meanwhile. */
+void srv_log_context(const char *request_id);
 
 /* A JSON log line with this request's id (module "http"). */
 void srv_log(struct srv_req *r, enum tl_log_level level, const char *fmt, ...) TL_PRINTF(3, 4);

@@ -220,8 +220,28 @@ if full:
     took = time.time() - t0
     s.close()
     t.check("a slowloris is cut off after server.timeout_s (took %.1f s)" % took, closed and 1.5 < took < 4.5)
+    # a body that trickles in: cut once server.timeout_s has passed
+    s = socket.create_connection(("127.0.0.1", slow.port), timeout=10)
+    s.sendall(b"POST /v1/ingest/transactions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + service.encode()
+              + b"\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\n")
+    t0, closed = time.time(), False
+    while time.time() - t0 < 8:
+        try:
+            s.sendall(b"x" * 10)
+            s.settimeout(0.3)
+            if s.recv(1024) == b"":
+                closed = True
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            closed = True
+            break
+    took = time.time() - t0
+    s.close()
+    t.check("a body trickling in is cut off too (took %.1f s)" % took, closed and 1.5 < took < 4.5)
     r = slow.request("GET", "/metrics")
-    t.check("and counted in /metrics", r.status == 200 and re.search(r"^teller_http_slow_clients_cut_total [1-9]", r.body, re.M), r)
+    t.check("and counted in /metrics", r.status == 200 and re.search(r"^teller_http_slow_clients_cut_total [2-9]", r.body, re.M), r)
     t.check("the server stops cleanly", slow.stop() == 0)
 
     # rate limit: a token bucket per key; 429 with Retry-After, others unaffected

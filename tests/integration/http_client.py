@@ -11,6 +11,7 @@ Imported by the tests' inline Python (sys.path gets this directory):
     t.check("customer read", r.status == 200 and r.json["id"] == "C1", r)
     srv.stop()
 """
+import atexit
 import base64
 import http.client
 import json
@@ -65,6 +66,12 @@ class Server:
             raise RuntimeError("teller serve did not start (exit %s): %r; log %s"
                                % (self.proc.returncode, line, log))
         self.port = int(line.strip().rsplit(":", 1)[1])
+        atexit.register(self._reap)  # a test that dies mid-way leaves no server behind
+
+    def _reap(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def conn(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
