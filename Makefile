@@ -26,6 +26,8 @@ test: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@bash scripts/run-tests.sh $(ASAN_BUILD)
 
+# the demo's data key lives beside its store, not in the working directory
+demo: export TELLER_DATA_KEY_FILE = $(DEMO_DIR)/teller.key
 demo: build
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	$(BUILD)/teller generate --customers $(DEMO_CUSTOMERS) --seed 42 --out $(DEMO_DIR)/data
@@ -39,9 +41,10 @@ demo: build
 
 bench: build
 	@bash bench/ingest.sh
+	@bash bench/http.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(DEMO_DIR)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz $(DEMO_DIR)
 
 # Real fuzzing: builds tests/fuzz with clang + libFuzzer in build-fuzz and runs
 # each target for FUZZ_SECONDS (default 20); `make test` only replays corpora.
