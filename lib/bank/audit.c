@@ -3,7 +3,7 @@
  * the exact hash input so that a chain can be checked without teller).
  *
  * An append is one short write transaction: take the journal's lock, read
- * the last row, insert the next one, commit. The lock is what keeps seq
+ * the last row, insert the next rows (one, or a batch), commit. The lock is what keeps seq
  * gapless and the chain linear when threads and processes append at once.
  * Each row's hash covers the previous row's hash and every other column in a
  * typed, length-prefixed encoding, computed from the values exactly as the
@@ -262,43 +262,15 @@ static int on_last(void *ud, size_t n_cols, const tl_value *cols, const char *co
     return 1;
 }
 
-static int append_once(tl_store *s, const struct tl_audit_event *ev, tl_err *err)
+/* The columns of one row of ev at chain position seq after prev; hash
+ * receives its hash, and the values borrow ev's strings, id and hash. */
+static void fill_row(tl_value vals[C_COUNT], const struct tl_audit_event *ev, int64_t seq,
+                     int64_t ts_ms, const char *prev, char id[32], char hash[65])
 {
-    int rc = tl_store_begin(s, err);
-    if (rc < 0)
-        return rc; /* nothing of ours to roll back: maybe the caller's transaction */
-    if (strcmp(tl_store_backend(s), "postgres") == 0 &&
-        (rc = tl_store_exec(s, PG_LOCK_SQL, 0, NULL, NULL, NULL, err)) < 0)
-        goto fail;
-
-    struct last_row last = {0};
-    if ((rc = tl_store_exec(s, SQL_LAST, 0, NULL, on_last, &last, err)) < 0)
-        goto fail;
-    int64_t seq = 1;
-    const char *prev = GENESIS;
-    if (last.found) {
-        if (!last.seq_ok || !last.hash_ok) {
-            rc = tl_err_set(err, TL_ESTORE,
-                            "the last row of audit_log has a seq or hash that is not a chain "
-                            "position or a hash, so nothing can be chained to it; run `teller "
-                            "audit verify`");
-            goto fail;
-        }
-        if (last.seq == INT64_MAX) {
-            rc = tl_err_set(err, TL_ETOOBIG, "audit_log is at seq %lld, the largest there is",
-                            (long long)last.seq);
-            goto fail;
-        }
-        seq = last.seq < 1 ? 1 : last.seq + 1;
-        prev = last.hash;
-    }
-
-    char id[32], hash[65];
-    snprintf(id, sizeof id, "au-%012lld", (long long)seq);
-    tl_value vals[C_COUNT];
+    snprintf(id, 32, "au-%012lld", (long long)seq);
     vals[C_SEQ] = TL_INT(seq);
     vals[C_ID] = TL_TEXT(id);
-    vals[C_TS] = TL_INT(tl_time_now_ms());
+    vals[C_TS] = TL_INT(ts_ms);
     vals[C_ACTOR] = TL_TEXT(ev->actor);
     vals[C_ROLE] = text_or_null(ev->role);
     vals[C_ACTION] = TL_TEXT(ev->action);
@@ -312,11 +284,98 @@ static int append_once(tl_store *s, const struct tl_audit_event *ev, tl_err *err
     vals[C_PREV] = TL_TEXT(prev);
     row_hash(vals, hash);
     vals[C_HASH] = TL_TEXT(hash);
-    if ((rc = tl_store_exec(s, SQL_INSERT, C_COUNT, vals, NULL, NULL, err)) < 0)
+}
+
+/* One transaction for all n rows. The head is read once, inside the
+ * transaction and under the journal's lock, never remembered from a previous
+ * call: another thread or process may have appended since. Each row then
+ * chains to the one before it in memory, and the same INSERT text reuses
+ * the store's cached statement. */
+static int append_many(tl_store *s, const struct tl_audit_event *evs, size_t n, tl_err *err)
+{
+    int rc = tl_store_begin(s, err);
+    if (rc < 0)
+        return rc; /* nothing of ours to roll back: maybe the caller's transaction */
+    if (strcmp(tl_store_backend(s), "postgres") == 0 &&
+        (rc = tl_store_exec(s, PG_LOCK_SQL, 0, NULL, NULL, NULL, err)) < 0)
         goto fail;
+
+    struct last_row last = {0};
+    if ((rc = tl_store_exec(s, SQL_LAST, 0, NULL, on_last, &last, err)) < 0)
+        goto fail;
+    int64_t seq = 1;
+    char prev[65];
+    memcpy(prev, GENESIS, sizeof prev);
+    if (last.found) {
+        if (!last.seq_ok || !last.hash_ok) {
+            rc = tl_err_set(err, TL_ESTORE,
+                            "the last row of audit_log has a seq or hash that is not a chain "
+                            "position or a hash, so nothing can be chained to it; run `teller "
+                            "audit verify`");
+            goto fail;
+        }
+        if (last.seq > INT64_MAX - (int64_t)n) {
+            rc = tl_err_set(err, TL_ETOOBIG,
+                            "audit_log is at seq %lld: %zu more rows would pass the largest there "
+                            "is",
+                            (long long)last.seq, n);
+            goto fail;
+        }
+        seq = last.seq < 1 ? 1 : last.seq + 1;
+        memcpy(prev, last.hash, sizeof prev);
+    }
+
+    int64_t ts_ms = tl_time_now_ms();
+    for (size_t k = 0; k < n; k++, seq++) {
+        char id[32], hash[65];
+        tl_value vals[C_COUNT];
+        fill_row(vals, &evs[k], seq, ts_ms, prev, id, hash);
+        if ((rc = tl_store_exec(s, SQL_INSERT, C_COUNT, vals, NULL, NULL, err)) < 0)
+            goto fail;
+        memcpy(prev, hash, sizeof prev);
+    }
     return tl_store_commit(s, err);
 fail:
     (void)tl_store_rollback(s, NULL);
+    return rc;
+}
+
+int tl_audit_append_batch(tl_ctx *ctx, const struct tl_audit_event *evs, size_t n, tl_err *err)
+{
+    if (!ctx || (!evs && n > 0))
+        return tl_err_set(err, TL_EINVAL,
+                          "tl_audit_append_batch: no context or no events were given");
+    if (n == 0)
+        return 0;
+    if (n > TL_AUDIT_BATCH_MAX)
+        return tl_err_set(err, TL_EINVAL,
+                          "tl_audit_append_batch: %zu events, more than the %d one batch takes", n,
+                          TL_AUDIT_BATCH_MAX);
+    /* Every event is checked before anything is written: all or none. */
+    int rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_event(&evs[i], err)) < 0) {
+            if (n > 1)
+                tl_err_prefix(err, "event %zu of %zu", i + 1, n);
+            return rc;
+        }
+    if (sodium_init() < 0)
+        return tl_err_set(err, TL_EINTERNAL, "libsodium failed to initialise");
+    tl_store *s = tl_ctx_store(ctx);
+    for (int attempt = 1;; attempt++) {
+        rc = append_many(s, evs, n, err);
+        if (rc != TL_ECONSTRAINT || attempt == APPEND_TRIES)
+            break;
+    }
+    if (rc < 0) {
+        char q[TL__QUOTE_SIZE];
+        if (n == 1)
+            tl_err_prefix(err, "audit: cannot journal action %s",
+                          tl__quote(q, sizeof q, evs[0].action, strlen(evs[0].action)));
+        else
+            tl_err_prefix(err, "audit: cannot journal a batch of %zu actions (the first %s)", n,
+                          tl__quote(q, sizeof q, evs[0].action, strlen(evs[0].action)));
+    }
     return rc;
 }
 
@@ -324,23 +383,7 @@ int tl_audit_append(tl_ctx *ctx, const struct tl_audit_event *ev, tl_err *err)
 {
     if (!ctx || !ev)
         return tl_err_set(err, TL_EINVAL, "tl_audit_append: no context or no event was given");
-    int rc = check_event(ev, err);
-    if (rc < 0)
-        return rc;
-    if (sodium_init() < 0)
-        return tl_err_set(err, TL_EINTERNAL, "libsodium failed to initialise");
-    tl_store *s = tl_ctx_store(ctx);
-    for (int attempt = 1;; attempt++) {
-        rc = append_once(s, ev, err);
-        if (rc != TL_ECONSTRAINT || attempt == APPEND_TRIES)
-            break;
-    }
-    if (rc < 0) {
-        char q[TL__QUOTE_SIZE];
-        tl_err_prefix(err, "audit: cannot journal action %s",
-                      tl__quote(q, sizeof q, ev->action, strlen(ev->action)));
-    }
-    return rc;
+    return tl_audit_append_batch(ctx, ev, 1, err);
 }
 
 /* ------------------------------------------------------------- verify */

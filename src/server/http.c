@@ -681,32 +681,82 @@ int srv_json_body(struct srv_req *r, const struct srv_field *fields, json_t **ou
     return 0;
 }
 
-int srv_audit(struct srv_req *r, const char *action, const char *customer_id, const char *details)
+/* Fills r's audit event; its strings live in r until the request ends. */
+static void audit_event(struct srv_req *r, const char *action, const char *customer_id,
+                        const char *details)
 {
-    char resource[128];
-    snprintf(resource, sizeof resource, "%s %s", srv_method_name(r->route->method), r->route->path);
-    struct tl_audit_event ev = {
+    snprintf(r->audit_resource, sizeof r->audit_resource, "%s %s",
+             srv_method_name(r->route->method), r->route->path);
+    if (customer_id)
+        snprintf(r->audit_customer, sizeof r->audit_customer, "%s", customer_id);
+    r->audit_ev = (struct tl_audit_event){
         .actor = r->who.subject,
         .role = tl_role_name(r->who.role),
         .action = action,
-        .resource = resource,
-        .customer_id = customer_id,
+        .resource = r->audit_resource,
+        .customer_id = customer_id ? r->audit_customer : NULL,
         .request_id = r->request_id,
         .details = details,
     };
-    tl_err err = {0};
-    pthread_mutex_lock(&r->srv->audit_lock);
-    int rc = tl_audit_append(r->ctx, &ev, &err);
-    pthread_mutex_unlock(&r->srv->audit_lock);
-    if (rc < 0) {
-        tl_err_prefix(&err, "audit");
-        if (rc != TL_ESTORE && rc != TL_EIO)
-            rc = TL_EINTERNAL; /* whatever went wrong, the read is not served */
-        srv_reply_tl(r, rc, &err, NULL);
+}
+
+/* Answers the failure of r's audit row: 500 (503 while shutting down), never
+ * the data. Returns -1. */
+static int audit_failed(struct srv_req *r, int rc, tl_err *err)
+{
+    if (rc == 0) { /* the writer had stopped: nothing was queued */
+        srv_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "internal", NULL,
+                        "the server is shutting down; try again (request id %s)", r->request_id);
         return -1;
     }
-    srv_metrics_count(r->srv->metrics, SRV_AUDIT_APPENDS);
+    tl_err_prefix(err, "audit");
+    if (rc != TL_ESTORE && rc != TL_EIO)
+        rc = TL_EINTERNAL; /* whatever went wrong, the read is not served */
+    srv_reply_tl(r, rc, err, NULL);
+    return -1;
+}
+
+int srv_audit(struct srv_req *r, const char *action, const char *customer_id, const char *details)
+{
+    audit_event(r, action, customer_id, details);
+    if (srv_auditq_submit(r, true) < 0)
+        return audit_failed(r, 0, NULL);
+    /* details is the caller's and goes out of scope: the row is written */
+    r->audit_state = SRV_AUDIT_NONE;
+    if (r->audit_rc < 0)
+        return audit_failed(r, r->audit_rc, &r->audit_err);
     return 0;
+}
+
+int srv_audit_reply(struct srv_req *r, const char *action, const char *customer_id, json_t *body)
+{
+    audit_event(r, action, customer_id, NULL);
+    r->audit_answer = body;
+    if (srv_auditq_submit(r, false) < 0) {
+        json_decref(r->audit_answer);
+        r->audit_answer = NULL;
+        audit_failed(r, 0, NULL);
+        return 0; /* answered 503 */
+    }
+    return 0; /* answered by audit_resumed, once the row is written */
+}
+
+/* The call libmicrohttpd makes when the writer resumes a request that
+ * srv_audit_reply suspended: its row is committed, or failed. */
+static enum MHD_Result audit_resumed(struct srv_req *r)
+{
+    r->audit_suspended = false;
+    r->audit_state = SRV_AUDIT_NONE;
+    json_t *body = r->audit_answer;
+    r->audit_answer = NULL;
+    int rc;
+    if (r->audit_rc < 0) {
+        json_decref(body);
+        rc = audit_failed(r, r->audit_rc, &r->audit_err);
+    } else {
+        rc = srv_reply_json(r, MHD_HTTP_OK, body);
+    }
+    return rc == 0 || r->status ? MHD_YES : MHD_NO;
 }
 
 /* ---- the callbacks ----------------------------------------------------------- */
@@ -765,7 +815,7 @@ static enum MHD_Result last_call(struct srv_req *r)
                                  "the server could not store the body (request id %s)", r->request_id);
         } else {
             rc = r->route->handler(r);
-            if (rc == 0 && !r->status) {
+            if (rc == 0 && !r->status && !r->audit_suspended) {
                 srv_log(r, TL_LOG_ERROR, "handler of %s answered nothing", r->route->path);
                 rc = srv_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL,
                                      "no answer (request id %s)", r->request_id);
@@ -809,6 +859,9 @@ enum MHD_Result srv_on_request(void *cls, struct MHD_Connection *conn, const cha
         return res;
     } else if (r->status) {
         return MHD_YES;
+    } else if (r->audit_suspended) { /* only the writer resumes it: its row is done */
+        srv_log_context(r->request_id);
+        res = audit_resumed(r);
     } else {
         srv_log_context(r->request_id);
         res = last_call(r);
@@ -832,6 +885,7 @@ void srv_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         fclose(r->spool);
     free(r->body);
     free(r->pending);
+    json_decref(r->audit_answer); /* NULL unless the connection died suspended */
     free(r);
     srv_conn_set_phase(conn, SRV_CONN_WAITING);
     atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_relaxed);

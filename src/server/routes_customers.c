@@ -65,16 +65,15 @@ static int parse_range(struct srv_req *r, struct tl_tx_filter *f)
     return 0;
 }
 
-/* Answers a list or get result: audited first when it is customer data. */
+/* Answers a list or get result; customer data only once its audit row is
+ * committed. */
 static int answer(struct srv_req *r, int rc, const tl_err *err, json_t *out, const char *customer_id,
                   const char *field)
 {
     if (rc < 0)
         return srv_reply_tl(r, rc, err, rc == TL_EINVAL ? field : NULL);
-    if (r->route->audit && srv_audit(r, r->route->audit, customer_id, NULL) < 0) {
-        json_decref(out);
-        return 0; /* answered 500 */
-    }
+    if (r->route->audit) /* answered once the read's audit row is committed */
+        return srv_audit_reply(r, r->route->audit, customer_id, out);
     return srv_reply_json(r, MHD_HTTP_OK, out);
 }
 

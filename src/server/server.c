@@ -367,7 +367,6 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
     pthread_mutex_init(&s.ctx_lock, NULL);
     pthread_mutex_init(&s.conn_lock, NULL);
     pthread_mutex_init(&s.ingest_lock, NULL);
-    pthread_mutex_init(&s.audit_lock, NULL);
     pthread_cond_init(&s.reaper_cond, NULL);
 
     /* Every thread started from here on inherits the blocked signals; the
@@ -385,8 +384,11 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
         goto out;
     }
     s.reaper_running = true;
+    if ((rc = srv_auditq_start(&s, err)) < 0)
+        goto out;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* audited reads wait suspended (auditq.c) */
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
@@ -424,6 +426,9 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
         nanosleep(&pause, NULL);
     }
     int left = atomic_load(&s.in_flight);
+    /* Before the daemon: the writer resumes every connection still waiting
+     * for its audit row, and libmicrohttpd cannot stop with one suspended. */
+    srv_auditq_stop(&s);
     MHD_stop_daemon(s.daemon);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
@@ -432,6 +437,7 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
     rc = 0;
 
 out:
+    srv_auditq_stop(&s); /* when the start failed; else already stopped */
     if (s.reaper_running) {
         pthread_mutex_lock(&s.conn_lock);
         atomic_store(&s.stopping, true);
@@ -446,7 +452,6 @@ out:
     pthread_mutex_destroy(&s.ctx_lock);
     pthread_mutex_destroy(&s.conn_lock);
     pthread_mutex_destroy(&s.ingest_lock);
-    pthread_mutex_destroy(&s.audit_lock);
     pthread_cond_destroy(&s.reaper_cond);
 out_early:
     srv_ratelimit_free(s.rl);

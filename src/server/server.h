@@ -12,6 +12,7 @@
  *   auth.c      bearer tokens: API keys and JWTs to a principal
  *   metrics.c   Prometheus counters and latency histograms (lock-free)
  *   ratelimit.c token buckets per principal in a bounded table
+ *   auditq.c    the audit writer: one thread journaling audit rows in batches
  *   routes_*.c  the handlers: parse, call one library function, render
  *
  * Handlers are thin. Each gets a request whose route matched, whose caller
@@ -131,10 +132,8 @@ struct srv {
 
     /* one ingest at a time: bulk loads hold the store's write lock */
     pthread_mutex_t ingest_lock;
-    /* one audit append at a time: the chain orders them anyway, and waiting
-     * here costs microseconds where the store's busy handler sleeps for
-     * milliseconds */
-    pthread_mutex_t audit_lock;
+    /* every audit row is written by one thread, in batches (auditq.c) */
+    struct srv_auditq *auditq;
 
     atomic_bool stopping; /* tell the reaper to end */
     atomic_bool draining; /* SIGTERM: finish what is in flight, close keep-alives */
@@ -169,6 +168,12 @@ void srv_conn_add_bytes(struct MHD_Connection *c, size_t n);
 
 /* ---- requests (http.c) ---------------------------------------------------- */
 
+enum srv_audit_state {
+    SRV_AUDIT_NONE = 0,   /* no row asked for */
+    SRV_AUDIT_QUEUED = 1, /* waiting for the writer */
+    SRV_AUDIT_DONE = 2,   /* written, or failed: audit_rc says */
+};
+
 struct srv_req {
     struct srv *srv;
     struct MHD_Connection *conn;
@@ -191,6 +196,18 @@ struct srv_req {
     uint64_t discarded;     /* received past a limit and dropped */
     int body_error;         /* an error found while receiving: answered at the end */
     struct srv_refusal *pending; /* a refusal decided on the first call, answered on the last */
+
+    /* the audit row (auditq.c): queued, then written by the writer thread */
+    enum srv_audit_state audit_state;
+    bool audit_waits;             /* the thread waits; else the connection is suspended */
+    bool audit_suspended;         /* this thread's own record that it is (the writer
+                                     changes audit_state, so it cannot say) */
+    struct tl_audit_event audit_ev; /* borrows audit_resource and this request's strings */
+    char audit_resource[128];
+    char audit_customer[SRV_PARAM_MAX];
+    json_t *audit_answer;         /* the answer held back until the row commits */
+    int audit_rc;                 /* the batch's result, once DONE */
+    tl_err audit_err;
 
     unsigned status; /* what was answered; 0 when nothing was */
     bool store_failed; /* the handler hit a store error: counted, context renewed */
@@ -238,9 +255,17 @@ struct srv_field {
 };
 int srv_json_body(struct srv_req *r, const struct srv_field *fields, json_t **out);
 
-/* Appends the audit row of a customer-data read or an action, as this
- * request's principal. Returns 0, or -1 after answering 500. */
+/* Appends the audit row of an action, as this request's principal, and
+ * waits on this thread until it is committed. Returns 0, or -1 after
+ * answering 500 (503 while shutting down). */
 int srv_audit(struct srv_req *r, const char *action, const char *customer_id, const char *details);
+
+/* Answers a customer-data read with body (a reference stolen) once its audit
+ * row is committed: the connection is suspended meanwhile and the thread
+ * goes on with other connections. When the row cannot be written, the
+ * answer is 500 and body is dropped: an unjournaled read is never served.
+ * Returns 0, or -1 when it could not answer. */
+int srv_audit_reply(struct srv_req *r, const char *action, const char *customer_id, json_t *body);
 
 /* Names the request this thread is working on (NULL: none), so that the
  * log filter adds its id to every library log line written meanwhile. */
@@ -248,6 +273,22 @@ void srv_log_context(const char *request_id);
 
 /* A JSON log line with this request's id (module "http"). */
 void srv_log(struct srv_req *r, enum tl_log_level level, const char *fmt, ...) TL_PRINTF(3, 4);
+
+/* ---- the audit writer (auditq.c) ------------------------------------------ */
+
+/* The most rows queued, and so the largest batch one commit writes. */
+#define SRV_AUDIT_QUEUE 512
+
+/* Starts the writer with its own store connection. */
+int srv_auditq_start(struct srv *s, tl_err *err);
+/* Writes everything queued, resumes those requests, then stops the writer;
+ * later submissions fail. */
+void srv_auditq_stop(struct srv *s);
+/* Queues r's audit_ev (waiting for room when the queue is full). wait: block
+ * until its row is written (audit_state DONE); else suspend r's connection,
+ * which the writer resumes when done. -1 when the writer has stopped:
+ * nothing queued, nothing suspended. On r's thread, inside its handler. */
+int srv_auditq_submit(struct srv_req *r, bool wait);
 
 /* ---- auth (auth.c) ---------------------------------------------------------- */
 

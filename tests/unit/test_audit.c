@@ -761,3 +761,111 @@ BOTH(bad_events_are_refused_and_change_nothing)
     cr_assert_eq(tl_audit_append(e->ctx, &ok, &err), 0, "%s", err.msg);
     cr_assert(verify(e->ctx).ok);
 }
+
+/* ------------------------------------------------------------- batches */
+
+/* n events that differ row by row, so the order can be checked. */
+static void batch_events(struct tl_audit_event *evs, char (*cust)[32], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        snprintf(cust[i], sizeof cust[i], "c-b%zu", i);
+        evs[i] = (struct tl_audit_event){.actor = "key-b",
+                                         .role = "analyst",
+                                         .action = "customer.read",
+                                         .resource = "GET /v1/customers/{id}",
+                                         .customer_id = cust[i]};
+    }
+}
+
+/* The length of the chain, which must verify. */
+static int64_t chained_rows(tl_ctx *ctx)
+{
+    struct tl_audit_report rep = verify(ctx);
+    cr_assert(rep.ok, "%s", rep.problem);
+    cr_assert_eq(rep.rows_checked, (uint64_t)rep.head_seq);
+    return rep.head_seq;
+}
+
+struct order {
+    int64_t next_seq;
+    size_t i; /* counts down: tl_audit_list gives the newest first */
+    bool ok;
+};
+
+static int on_order(void *ud, const struct tl_audit_entry *en)
+{
+    struct order *o = ud;
+    char want[32];
+    snprintf(want, sizeof want, "c-b%zu", o->i);
+    if (en->seq != o->next_seq || !en->customer_id || strcmp(en->customer_id, want) != 0)
+        o->ok = false;
+    o->next_seq--;
+    o->i--;
+    return o->i == (size_t)-1;
+}
+
+BOTH(batch_chains_in_order)
+{
+    append_ok(e->ctx, 3); /* a batch continues an existing chain */
+    enum { N = 40 };
+    struct tl_audit_event evs[N];
+    char cust[N][32];
+    batch_events(evs, cust, N);
+    tl_err err = {0};
+    cr_assert_eq(tl_audit_append_batch(e->ctx, evs, N, &err), 0, "%s", err.msg);
+    cr_assert_eq(chained_rows(e->ctx), 3 + N);
+    struct order o = {.next_seq = 3 + N, .i = N - 1, .ok = true};
+    cr_assert_eq(tl_audit_list(e->ctx, NULL, N, on_order, &o, &err), 0, "%s", err.msg);
+    cr_assert(o.ok, "the batch's rows are not in the order of its events");
+    /* singles and batches interleave on one chain */
+    append_ok(e->ctx, 2);
+    cr_assert_eq(tl_audit_append_batch(e->ctx, evs, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(tl_audit_append_batch(e->ctx, evs, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(chained_rows(e->ctx), 3 + N + 3);
+    struct hashes h;
+    read_hashes(e->ctx, &h);
+    cr_assert_eq(h.mismatches, 0, "the documented hash does not match a batch row");
+}
+
+BOTH(batch_bad_event_writes_nothing)
+{
+    append_ok(e->ctx, 2);
+    enum { N = 8 };
+    struct tl_audit_event evs[N];
+    char cust[N][32];
+    batch_events(evs, cust, N);
+    evs[5].action = ""; /* the sixth is bad: none of the eight is written */
+    tl_err err = {0};
+    cr_assert_eq(tl_audit_append_batch(e->ctx, evs, N, &err), TL_EINVAL);
+    cr_assert_not_null(strstr(err.msg, "event 6 of 8"), "%s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "action"), "%s", err.msg);
+    cr_assert_eq(chained_rows(e->ctx), 2);
+    cr_assert_eq(tl_audit_append_batch(NULL, evs, 1, &err), TL_EINVAL);
+    cr_assert_eq(tl_audit_append_batch(e->ctx, NULL, 1, &err), TL_EINVAL);
+    cr_assert_eq(tl_audit_append_batch(e->ctx, evs, TL_AUDIT_BATCH_MAX + 1, &err), TL_EINVAL);
+}
+
+BOTH(batch_store_failure_writes_nothing)
+{
+    append_ok(e->ctx, 2);
+    /* A row outside the chain squats on the id the batch's third row (seq 5)
+     * needs: the insert fails midway, and the two rows before it must go
+     * with it. */
+    sql(e->ctx, "INSERT INTO audit_log (id, ts_ms, actor, action, hash)"
+                " VALUES ('au-000000000005', 1, 'x', 'y', 'z')");
+    enum { N = 6 };
+    struct tl_audit_event evs[N];
+    char cust[N][32];
+    batch_events(evs, cust, N);
+    tl_err err = {0};
+    int rc = tl_audit_append_batch(e->ctx, evs, N, &err);
+    cr_assert_lt(rc, 0, "a batch clashing with a row was written");
+    cr_assert_not_null(strstr(err.msg, "batch of 6"), "%s", err.msg);
+    int64_t n = -1;
+    cr_assert_eq(tl_store_count(tl_ctx_store(e->ctx), "audit_log", &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 3, "the batch left %lld rows behind", (long long)(n - 3));
+    /* the store is usable again: remove the squatter, and the batch goes in */
+    sql(e->ctx, "DELETE FROM audit_log WHERE seq IS NULL");
+    cr_assert_eq(tl_audit_append_batch(e->ctx, evs, N, &err), 0, "%s", err.msg);
+    cr_assert_eq(chained_rows(e->ctx), 2 + N);
+}
