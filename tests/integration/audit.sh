@@ -8,7 +8,6 @@
 # verifier agrees with teller.
 source "$(dirname "$0")/lib.sh"
 [ -f "${TELLER_PG_STATE:-/x}/url" ] || { echo "PostgreSQL fixture not running"; exit 1; }
-export TELLER_DATA_KEY_FILE="$WORK/teller.key"
 
 db() { # db STORE SQL: raw SQL, as an attacker with database access
   case $1 in

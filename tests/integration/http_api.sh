@@ -8,8 +8,6 @@
 # finish) each answering a clear 4xx and changing nothing; 401, 429 with
 # Retry-After, keep-alive. Everything on SQLite; a subset on PostgreSQL.
 source "$(dirname "$0")/lib.sh"
-export TELLER_DATA_KEY_FILE="$WORK/teller.key"
-unset TELLER_DATA_KEY
 export PYTHONPATH="$TELLER_SRC/tests/integration${PYTHONPATH:+:$PYTHONPATH}"
 
 rc=0

@@ -9,8 +9,6 @@
 # an unknown id, so ids cannot be probed). A route added to the table is in
 # the matrix at once; one whose request the test cannot build fails it.
 source "$(dirname "$0")/lib.sh"
-export TELLER_DATA_KEY_FILE="$WORK/teller.key"
-unset TELLER_DATA_KEY
 export PYTHONPATH="$TELLER_SRC/tests/integration${PYTHONPATH:+:$PYTHONPATH}"
 
 store="sqlite:$WORK/authz.db"

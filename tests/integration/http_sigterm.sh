@@ -6,8 +6,6 @@
 # was acknowledged with a 2xx is fully present (with its audit row), and no
 # ingest is present in part.
 source "$(dirname "$0")/lib.sh"
-export TELLER_DATA_KEY_FILE="$WORK/teller.key"
-unset TELLER_DATA_KEY
 export PYTHONPATH="$TELLER_SRC/tests/integration${PYTHONPATH:+:$PYTHONPATH}"
 
 rc=0

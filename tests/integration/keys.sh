@@ -4,8 +4,6 @@
 # stdout), list never shows it, revoke, --json, the customer-role rules, and
 # exit codes (2 for a wrong command line, 1 for an unknown customer or id).
 source "$(dirname "$0")/lib.sh"
-export TELLER_DATA_KEY_FILE="$WORK/teller.key"
-unset TELLER_DATA_KEY
 
 json_get() { # json_get FIELD < JSON
   python3 -c "import json,sys; v=json.load(sys.stdin)[sys.argv[1]]; print('' if v is None else v)" "$1"

@@ -6,6 +6,10 @@ set -euo pipefail
 FIX="$TELLER_SRC/tests/fixtures/mini"
 WORK=$(mktemp -d /tmp/teller-it.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+# Every test has its own data key beside its stores, never one left in the
+# working directory by an earlier run or taken from the caller's environment.
+export TELLER_DATA_KEY_FILE="$WORK/teller.key"
+unset TELLER_DATA_KEY
 PASS=0
 FAIL=0
 

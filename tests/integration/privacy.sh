@@ -11,8 +11,6 @@ PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n
 [ -x "$PGBIN/pg_dump" ] || { echo "pg_dump not found under /usr/lib/postgresql"; exit 1; }
 
 # One key file for this test, whatever directory CTest runs it from.
-export TELLER_DATA_KEY_FILE="$WORK/teller.key"
-unset TELLER_DATA_KEY
 teller generate --customers 50 --seed 11 --out "$WORK/gen" >/dev/null
 
 # pii.py LIST FILE...: the planted PII strings of the customers files.
