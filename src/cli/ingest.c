@@ -90,7 +90,10 @@ static int ingest_dir(struct cli_env *env, tl_ctx *ctx, const char *dir, json_t 
         static const char *const exts[] = {"csv", "jsonl"};
         for (size_t e = 0; e < 2; e++) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/%s.%s", dir, t->name, exts[e]);
+            size_t dl = strlen(dir);
+            while (dl > 1 && dir[dl - 1] == '/') /* "bank/" names files as "bank/x.csv" */
+                dl--;
+            snprintf(path, sizeof path, "%.*s/%s.%s", (int)dl, dir, t->name, exts[e]);
             if (access(path, R_OK) != 0)
                 continue;
             int rc = ingest_one(env, ctx, t->name, path, TL_FORMAT_AUTO, json_out);
