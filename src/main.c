@@ -86,6 +86,21 @@ int cli_parse_u64(const struct cli_env *env, const char *opt, const char *s, uin
     return CLI_OK;
 }
 
+int cli_journal(tl_ctx *ctx, const char *action, const char *resource, const char *customer_id,
+                const char *details, tl_err *err)
+{
+    struct tl_audit_event ev = {.actor = "cli",
+                                .role = "cli",
+                                .action = action,
+                                .resource = resource,
+                                .customer_id = customer_id,
+                                .details = details};
+    int rc = tl_audit_append(ctx, &ev, err);
+    if (rc < 0)
+        tl_err_prefix(err, "%s %s was done but not journaled", action, resource ? resource : "");
+    return rc;
+}
+
 void cli_print_json(json_t *v)
 {
     if (!v)

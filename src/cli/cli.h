@@ -65,6 +65,12 @@ int cli_open_ctx(const struct cli_env *env, tl_ctx **out);
 /* Parses an unsigned integer option value; a usage error names the option. */
 int cli_parse_u64(const struct cli_env *env, const char *opt, const char *s, uint64_t *out);
 
+/* Journals an action the command has already done (actor and role "cli").
+ * On failure err says that it was done but not journaled, so an operator
+ * never reads the failure as "nothing happened". details is JSON or NULL. */
+int cli_journal(tl_ctx *ctx, const char *action, const char *resource, const char *customer_id,
+                const char *details, tl_err *err);
+
 /* Writes a JSON value followed by a newline on stdout and releases it. */
 void cli_print_json(json_t *v);
 

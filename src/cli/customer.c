@@ -21,16 +21,10 @@ const struct cli_opt cli_customer_opts[] = {
     {0},
 };
 
-/* Journals what was done to whose data; the action has happened by now, so
- * a failure says so rather than suggesting it did not. */
+/* Journals what was done to whose data. */
 static int journal(tl_ctx *ctx, const char *action, const char *id, tl_err *err)
 {
-    struct tl_audit_event ev = {
-        .actor = "cli", .role = "cli", .action = action, .resource = "customer", .customer_id = id};
-    int rc = tl_audit_append(ctx, &ev, err);
-    if (rc < 0)
-        tl_err_prefix(err, "%s of customer %s was done but not journaled", action, id);
-    return rc;
+    return cli_journal(ctx, action, "customer", id, NULL, err);
 }
 
 static int customer_export(struct cli_env *env, tl_ctx *ctx, const char *id)

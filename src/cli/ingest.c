@@ -55,12 +55,8 @@ static int journal_load(tl_ctx *ctx, const char *table, const char *path,
     free(file);
     if (!details)
         return tl_err_set(err, TL_ENOMEM, "out of memory journaling the load of %s", path);
-    struct tl_audit_event ev = {
-        .actor = "cli", .role = "cli", .action = "ingest", .resource = table, .details = details};
-    int rc = tl_audit_append(ctx, &ev, err);
+    int rc = cli_journal(ctx, "ingest", table, NULL, details, err);
     free(details);
-    if (rc < 0)
-        tl_err_prefix(err, "%s was loaded into %s but not journaled", path, table);
     return rc;
 }
 

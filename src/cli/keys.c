@@ -88,7 +88,9 @@ static int keys_create(struct cli_env *env)
         return rc;
     tl_err err = {0};
     char *key = NULL, id[33];
-    if (tl_auth_key_create(ctx, role, opt_customer, opt_name, expires_ms, &key, id, &err) < 0) {
+    if (tl_auth_key_create(ctx, role, opt_customer, opt_name, expires_ms, &key, id, &err) < 0 ||
+        cli_journal(ctx, "key.create", id, opt_customer, NULL, &err) < 0) {
+        free(key);
         tl_ctx_close(ctx);
         return cli_fail(env, &err);
     }
@@ -185,7 +187,7 @@ static int keys_revoke(struct cli_env *env)
     if (rc != CLI_OK)
         return rc;
     tl_err err = {0};
-    if (tl_auth_key_revoke(ctx, id, &err) < 0) {
+    if (tl_auth_key_revoke(ctx, id, &err) < 0 || cli_journal(ctx, "key.revoke", id, NULL, NULL, &err) < 0) {
         tl_ctx_close(ctx);
         return cli_fail(env, &err);
     }
@@ -205,7 +207,9 @@ static int keys_rotate(struct cli_env *env)
         return rc;
     tl_err err = {0};
     uint64_t n = 0;
-    if (tl_privacy_rotate_data_key(ctx, &n, &err) < 0) {
+    if (tl_privacy_rotate_data_key(ctx, &n, &err) < 0 ||
+        cli_journal(ctx, "data_key.rotate", tl_keyring_active_id(tl_ctx_keyring(ctx)), NULL, NULL,
+                    &err) < 0) {
         tl_ctx_close(ctx);
         return cli_fail(env, &err);
     }
