@@ -20,6 +20,7 @@
 #include <teller/schema.h>
 
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,53 +214,27 @@ static int on_row(void *ud, size_t n_cols, const tl_value *cols, const char *con
 
 /* ---- cursors ------------------------------------------------------------ */
 
-static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
+/* Cursors are base64url (libsodium's), unpadded. */
 static void b64url_encode(const char *in, size_t n, char *out, size_t cap)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (uint32_t)(unsigned char)in[i + 2];
-        out[o++] = B64URL[(v >> 18) & 63];
-        out[o++] = B64URL[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = B64URL[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = B64URL[v & 63];
-    }
-    out[o] = '\0';
+    sodium_bin2base64(out, cap, (const unsigned char *)in, n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 /* Decodes unpadded base64url into out (NUL-terminated); false on any
- * character outside the alphabet, a bad length or an overflow. */
+ * character outside the alphabet, non-canonical trailing bits, an overflow or
+ * a NUL inside. */
 static bool b64url_decode(const char *in, char *out, size_t cap)
 {
-    size_t n = strlen(in), o = 0;
-    if (n == 0 || n % 4 == 1 || n > CURSOR_MAX)
+    size_t n = strlen(in), len = 0;
+    const char *end = NULL;
+    if (n == 0 || n > CURSOR_MAX || cap == 0)
         return false;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = memchr(B64URL, in[i], 64);
-        if (!p || in[i] == '\0')
-            return false;
-        acc = (acc << 6) | (uint32_t)(p - B64URL);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o + 1 >= cap)
-                return false;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    if (acc & ((1u << bits) - 1)) /* non-canonical trailing bits */
+    if (sodium_base642bin((unsigned char *)out, cap - 1, in, n, NULL, &len, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || end != in + n)
         return false;
-    out[o] = '\0';
-    return strlen(out) == o; /* no NUL inside */
+    out[len] = '\0';
+    return strlen(out) == len; /* no NUL inside */
 }
 
 static int bad_cursor(tl_err *err)

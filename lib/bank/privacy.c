@@ -7,6 +7,7 @@
  * column (or an account_id that leads to one), so a table added later is
  * covered without touching this file.
  */
+#include <teller/datetime.h>
 #include <teller/keyring.h>
 #include <teller/log.h>
 #include <teller/privacy.h>
@@ -23,13 +24,6 @@
 #define RESEAL_BATCH 500 /* rows per transaction: a few ms of write lock each */
 #define SQL_MAX 1024
 #define ERASED_NAME "[erased]"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const struct tl_column_spec *column(const struct tl_table_spec *t, const char *name)
 {
@@ -450,7 +444,7 @@ int tl_privacy_erase_customer(tl_ctx *ctx, const char *id, tl_err *err)
      * aggregates use. Accounts, transactions and the audit chain keep the
      * customer's id, which is not personal data once nothing maps it to a
      * person. */
-    int64_t now = now_ms();
+    int64_t now = tl_time_now_ms();
     char birth_generalized[11];
     snprintf(birth_generalized, sizeof birth_generalized, "%.4s-01-01",
              e.birth_year[0] ? e.birth_year : "1900");

@@ -9,6 +9,7 @@
  */
 #include "internal.h"
 
+#include <teller/datetime.h>
 #include <teller/err.h>
 
 #include <sodium.h>
@@ -304,13 +305,6 @@ int tl_store_schema_version(tl_store *s, int *version, tl_err *err)
     return 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Applies the next pending migration, if any, in one transaction. *did is set
  * to the version applied, or 0 when the store was already current. The check
  * of the current version happens after the lock is taken, so a second
@@ -355,7 +349,7 @@ static int migrate_step(tl_store *s, const struct dialect *d, int *did, tl_err *
             tl_err_prefix(err, "migration %d (%s)", m->version, m->name);
             goto fail;
         }
-        tl_value p[] = {TL_INT(m->version), TL_TEXT(m->name), TL_INT(now_ms())};
+        tl_value p[] = {TL_INT(m->version), TL_TEXT(m->name), TL_INT(tl_time_now_ms())};
         rc = s->ops->exec(
             s, "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)", 3, p,
             NULL, NULL, err);

@@ -135,6 +135,18 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Releases what srv_auditq_start made; the writer thread must not be
+ * running (never started, or joined). */
+static void queue_free(struct srv_auditq *q)
+{
+    tl_ctx_close(q->ctx);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->not_empty);
+    pthread_cond_destroy(&q->not_full);
+    pthread_cond_destroy(&q->done);
+    free(q);
+}
+
 int srv_auditq_start(struct srv *s, tl_err *err)
 {
     struct srv_auditq *q = calloc(1, sizeof *q);
@@ -152,12 +164,7 @@ int srv_auditq_start(struct srv *s, tl_err *err)
     pthread_cond_init(&q->not_full, NULL);
     pthread_cond_init(&q->done, NULL);
     if (pthread_create(&q->thread, NULL, writer_main, q) != 0) {
-        tl_ctx_close(q->ctx);
-        pthread_mutex_destroy(&q->lock);
-        pthread_cond_destroy(&q->not_empty);
-        pthread_cond_destroy(&q->not_full);
-        pthread_cond_destroy(&q->done);
-        free(q);
+        queue_free(q);
         return tl_err_set(err, TL_EINTERNAL, "cannot start the audit writer thread");
     }
     s->auditq = q;
@@ -174,12 +181,7 @@ void srv_auditq_stop(struct srv *s)
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->lock);
     pthread_join(q->thread, NULL);
-    tl_ctx_close(q->ctx);
-    pthread_mutex_destroy(&q->lock);
-    pthread_cond_destroy(&q->not_empty);
-    pthread_cond_destroy(&q->not_full);
-    pthread_cond_destroy(&q->done);
-    free(q);
+    queue_free(q);
     s->auditq = NULL;
 }
 
