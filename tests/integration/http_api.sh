@@ -197,46 +197,38 @@ if full:
     t.check("another auth scheme: 401", r.status == 401, r)
     t.check("none of the bad requests changed the store", checksum(store) == before)
 
+    def trickle_until_cut(s, chunk):
+        """Sends chunk after chunk until the server closes (at most 8 s);
+        returns whether it did and after how long."""
+        t0, closed = time.time(), False
+        while time.time() - t0 < 8:
+            try:
+                s.sendall(chunk)
+                s.settimeout(0.3)
+                if s.recv(1024) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+                break
+        took = time.time() - t0
+        s.close()
+        return closed, took
+
     # headers that never finish: cut off after server.timeout_s, even when
     # they trickle in a byte at a time (an idle timeout alone would not)
     slow = Server(store, log=log, env={"TELLER_SERVER_TIMEOUT_S": "2"})
     s = socket.create_connection(("127.0.0.1", slow.port), timeout=10)
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-    t0, closed = time.time(), False
-    while time.time() - t0 < 8:
-        try:
-            s.sendall(b"X")
-            s.settimeout(0.3)
-            if s.recv(1024) == b"":
-                closed = True
-                break
-        except socket.timeout:
-            continue
-        except OSError:
-            closed = True
-            break
-    took = time.time() - t0
-    s.close()
+    closed, took = trickle_until_cut(s, b"X")
     t.check("a slowloris is cut off after server.timeout_s (took %.1f s)" % took, closed and 1.5 < took < 4.5)
     # a body that trickles in: cut once server.timeout_s has passed
     s = socket.create_connection(("127.0.0.1", slow.port), timeout=10)
     s.sendall(b"POST /v1/ingest/transactions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + service.encode()
               + b"\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\n")
-    t0, closed = time.time(), False
-    while time.time() - t0 < 8:
-        try:
-            s.sendall(b"x" * 10)
-            s.settimeout(0.3)
-            if s.recv(1024) == b"":
-                closed = True
-                break
-        except socket.timeout:
-            continue
-        except OSError:
-            closed = True
-            break
-    took = time.time() - t0
-    s.close()
+    closed, took = trickle_until_cut(s, b"x" * 10)
     t.check("a body trickling in is cut off too (took %.1f s)" % took, closed and 1.5 < took < 4.5)
     r = slow.request("GET", "/metrics")
     t.check("and counted in /metrics", r.status == 200 and re.search(r"^teller_http_slow_clients_cut_total [2-9]", r.body, re.M), r)

@@ -42,24 +42,6 @@ struct env {
     tl_ctx *ctx;
 };
 
-static char *sqlite_url(void)
-{
-    char *dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-    size_t n = strlen(dir) + 32;
-    char *url = malloc(n);
-    snprintf(url, n, "sqlite:%s/store.db", dir);
-    free(dir);
-    return url;
-}
-
-static char *pg_url(void)
-{
-    char *url = tu_pg_fresh_url();
-    cr_assert_not_null(url, "no PostgreSQL server: the CTest fixture pg_start must run first");
-    return url;
-}
-
 static tl_config *config(const char *url, const char *key_file)
 {
     tl_config *cfg = tl_config_new();
@@ -199,25 +181,10 @@ static void expect_find_fails(tl_ctx *ctx, const char *field, const char *value,
     cr_assert_null(strstr(err.msg, value), "the error repeats the PII value: %s", err.msg);
 }
 
-#define BOTH(name)                     \
-    static void name(const char *url); \
-    Test(sqlite, name)                 \
-    {                                  \
-        char *u = sqlite_url();        \
-        name(u);                       \
-        free(u);                       \
-    }                                  \
-    Test(postgres, name)               \
-    {                                  \
-        char *u = pg_url();            \
-        name(u);                       \
-        free(u);                       \
-    }                                  \
-    static void name(const char *url)
 
 /* --------------------------------------------------------------- tests */
 
-BOTH(ingest_seals_and_lookups_normalize)
+TU_BOTH(ingest_seals_and_lookups_normalize)
 {
     struct env e;
     env_open(&e, url);
@@ -238,7 +205,7 @@ BOTH(ingest_seals_and_lookups_normalize)
     env_close(&e);
 }
 
-BOTH(export_holds_everything_about_one_customer)
+TU_BOTH(export_holds_everything_about_one_customer)
 {
     struct env e;
     env_open(&e, url);
@@ -280,7 +247,7 @@ BOTH(export_holds_everything_about_one_customer)
     env_close(&e);
 }
 
-BOTH(rotation_reseals_in_batches_and_readers_keep_reading)
+TU_BOTH(rotation_reseals_in_batches_and_readers_keep_reading)
 {
     struct env e;
     env_open(&e, url);
@@ -331,7 +298,7 @@ BOTH(rotation_reseals_in_batches_and_readers_keep_reading)
     env_close(&e);
 }
 
-BOTH(rotation_seals_values_stored_in_the_clear)
+TU_BOTH(rotation_seals_values_stored_in_the_clear)
 {
     /* a store loaded before PII was encrypted: no keyring attached */
     unsetenv("TELLER_DATA_KEY");
@@ -409,7 +376,7 @@ static int64_t sum_tx(tl_store *s)
     return strtoll(r.vals[0], NULL, 10) * 1000 + strtoll(r.vals[1], NULL, 10);
 }
 
-BOTH(erase_is_thorough_and_idempotent)
+TU_BOTH(erase_is_thorough_and_idempotent)
 {
     struct env e;
     env_open(&e, url);
@@ -475,7 +442,7 @@ BOTH(erase_is_thorough_and_idempotent)
     env_close(&e);
 }
 
-BOTH(computed_columns_are_refused_and_lengths_apply_to_plaintext)
+TU_BOTH(computed_columns_are_refused_and_lengths_apply_to_plaintext)
 {
     struct env e;
     env_open(&e, url);

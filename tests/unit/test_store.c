@@ -1,7 +1,7 @@
 /* needs: postgres */
 /*
  * test_store.c - the store interface, run the same way against SQLite and
- * PostgreSQL: every BOTH(case) below is one Criterion test per backend. The
+ * PostgreSQL: every TU_BOTH(case) below is one Criterion test per backend. The
  * PostgreSQL server comes from the CTest fixture (tests/pg.sh), which is
  * guaranteed to run, so a missing server is a failure, not a skip.
  */
@@ -19,27 +19,6 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------- helpers */
-
-static char *sqlite_url(void)
-{
-    char *dir = tu_tmpdir();
-    cr_assert_not_null(dir, "cannot create a temporary directory");
-    size_t n = strlen(dir) + 32;
-    char *url = malloc(n);
-    snprintf(url, n, "sqlite:%s/store.db", dir);
-    free(dir);
-    return url;
-}
-
-static char *pg_url(void)
-{
-    char *url = tu_pg_fresh_url();
-    cr_assert_not_null(url,
-                       "no PostgreSQL server: the CTest fixture pg_start must run first "
-                       "(TELLER_PG_STATE=%s)",
-                       getenv("TELLER_PG_STATE") ? getenv("TELLER_PG_STATE") : "(unset)");
-    return url;
-}
 
 static tl_store *open_store(const char *url)
 {
@@ -81,22 +60,6 @@ static void checksum_of(tl_store *s, char hex[65])
     cr_assert_eq(strlen(hex), 64);
 }
 
-/* One test per backend from one body. */
-#define BOTH(name)                     \
-    static void name(const char *url); \
-    Test(sqlite, name)                 \
-    {                                  \
-        char *u = sqlite_url();        \
-        name(u);                       \
-        free(u);                       \
-    }                                  \
-    Test(postgres, name)               \
-    {                                  \
-        char *u = pg_url();            \
-        name(u);                       \
-        free(u);                       \
-    }                                  \
-    static void name(const char *url)
 
 /* A products row (13 columns in spec order) whose values vary with k. */
 static void product_row(tl_value *row, int k, char *id_buf, size_t id_size, const char *name)
@@ -162,7 +125,7 @@ static int grab_row(void *ud, size_t n_cols, const tl_value *cols, const char *c
 
 /* ------------------------------------------------------ open, migrate */
 
-BOTH(migrate_is_idempotent)
+TU_BOTH(migrate_is_idempotent)
 {
     tl_err err = {0};
     tl_store *s = open_store(url);
@@ -199,7 +162,7 @@ BOTH(migrate_is_idempotent)
 
 /* Two processes migrating one fresh store at once (two `teller init`s):
  * both succeed and exactly one of them applies the migrations. */
-BOTH(concurrent_migrate_applies_once)
+TU_BOTH(concurrent_migrate_applies_once)
 {
     enum { N_PROC = 3 };
     pid_t pids[N_PROC];
@@ -250,7 +213,7 @@ BOTH(concurrent_migrate_applies_once)
 
 /* Every process start migrates, so on a current store migrate is a read: it
  * must not wait for the write lock of an ingest running beside it. */
-BOTH(migrate_of_a_current_store_does_not_wait_for_a_writer)
+TU_BOTH(migrate_of_a_current_store_does_not_wait_for_a_writer)
 {
     tl_err err = {0};
     tl_store *writer = open_migrated(url);
@@ -276,7 +239,7 @@ BOTH(migrate_of_a_current_store_does_not_wait_for_a_writer)
 
 /* ------------------------------------------------------------------ exec */
 
-BOTH(exec_round_trips_every_type)
+TU_BOTH(exec_round_trips_every_type)
 {
     tl_err err = {0};
     tl_store *s = open_store(url);
@@ -365,7 +328,7 @@ static int stop_after_one(void *ud, size_t n_cols, const tl_value *cols, const c
     return 1;
 }
 
-BOTH(row_callback_can_stop_early)
+TU_BOTH(row_callback_can_stop_early)
 {
     tl_store *s = open_store(url);
     exec_ok(s, "CREATE TABLE many (k INTEGER)", 0, NULL);
@@ -387,7 +350,7 @@ BOTH(row_callback_can_stop_early)
 
 /* ---------------------------------------------------------- transactions */
 
-BOTH(rollback_leaves_nothing)
+TU_BOTH(rollback_leaves_nothing)
 {
     tl_err err = {0};
     tl_store *s = open_migrated(url);
@@ -417,7 +380,7 @@ BOTH(rollback_leaves_nothing)
     tl_store_close(s);
 }
 
-BOTH(transactions_do_not_nest)
+TU_BOTH(transactions_do_not_nest)
 {
     tl_err err = {0};
     tl_store *s = open_migrated(url);
@@ -446,7 +409,7 @@ BOTH(transactions_do_not_nest)
 
 Test(postgres, commit_after_failed_statement_reports_the_rollback)
 {
-    char *url = pg_url();
+    char *url = tu_pg_url();
     tl_err err = {0};
     tl_store *s = open_migrated(url);
     cr_assert_eq(tl_store_begin(s, &err), 0, "%s", err.msg);
@@ -468,7 +431,7 @@ Test(postgres, commit_after_failed_statement_reports_the_rollback)
 
 /* ----------------------------------------------------------------- loader */
 
-BOTH(loader_inserts_then_upserts)
+TU_BOTH(loader_inserts_then_upserts)
 {
     tl_err err = {0};
     tl_store *s = open_migrated(url);
@@ -539,7 +502,7 @@ BOTH(loader_inserts_then_upserts)
     tl_store_close(s);
 }
 
-BOTH(failed_load_rolls_back_to_the_same_checksum)
+TU_BOTH(failed_load_rolls_back_to_the_same_checksum)
 {
     tl_err err = {0};
     tl_store *s = open_migrated(url);
@@ -625,7 +588,7 @@ static void load_owner_rows(tl_store *s)
 /* A load into an empty table sets plain indexes (and on PostgreSQL foreign
  * keys) aside and rebuilds them: afterwards, after a failed load, and after
  * an abandoned one, the table's DDL is exactly what the migration made. */
-BOTH(empty_table_load_restores_indexes_and_keys)
+TU_BOTH(empty_table_load_restores_indexes_and_keys)
 {
     tl_err err = {0};
     tl_store *s = open_migrated(url);
@@ -688,7 +651,7 @@ BOTH(empty_table_load_restores_indexes_and_keys)
  * loads row by row instead, still succeeding. */
 Test(postgres, empty_table_load_works_beside_a_reader)
 {
-    char *url = pg_url();
+    char *url = tu_pg_url();
     tl_err err = {0};
     tl_store *s = open_migrated(url);
     load_owner_rows(s);
@@ -766,7 +729,7 @@ static void fill_sample(tl_store *s)
 
 Test(cross, checksum_is_the_same_on_both_backends)
 {
-    char *lite_url = sqlite_url(), *pgu = pg_url();
+    char *lite_url = tu_sqlite_url(), *pgu = tu_pg_url();
     tl_store *lite = open_migrated(lite_url), *pg = open_migrated(pgu);
     char a[65], b[65];
     checksum_of(lite, a);
@@ -840,7 +803,7 @@ Test(store, bare_path_and_sqlite_scheme_open_the_same_file)
     free(dir);
 }
 
-BOTH(count_refuses_unknown_tables)
+TU_BOTH(count_refuses_unknown_tables)
 {
     tl_err err = {0};
     tl_store *s = open_migrated(url);
@@ -855,7 +818,7 @@ BOTH(count_refuses_unknown_tables)
     tl_store_close(s);
 }
 
-BOTH(schema_version_of_a_newer_store_is_refused)
+TU_BOTH(schema_version_of_a_newer_store_is_refused)
 {
     tl_err err = {0};
     tl_store *s = open_migrated(url);
@@ -868,7 +831,7 @@ BOTH(schema_version_of_a_newer_store_is_refused)
     tl_store_close(s);
 }
 
-BOTH(text_with_nul_is_refused_or_kept_exactly)
+TU_BOTH(text_with_nul_is_refused_or_kept_exactly)
 {
     tl_err err = {0};
     tl_store *s = open_store(url);

@@ -4,6 +4,8 @@
  */
 #include "testutil.h"
 
+#include <criterion/criterion.h>
+
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,27 @@ char *tu_pg_fresh_url(void)
     char *out = malloc(n);
     snprintf(out, n, "%s/%s", url, db);
     return out;
+}
+
+char *tu_sqlite_url(void)
+{
+    char *dir = tu_tmpdir();
+    cr_assert_not_null(dir, "cannot create a temporary directory");
+    size_t n = strlen(dir) + 32;
+    char *url = malloc(n);
+    snprintf(url, n, "sqlite:%s/store.db", dir);
+    free(dir);
+    return url;
+}
+
+char *tu_pg_url(void)
+{
+    char *url = tu_pg_fresh_url();
+    cr_assert_not_null(url,
+                       "no PostgreSQL server: the CTest fixture pg_start must run first "
+                       "(TELLER_PG_STATE=%s)",
+                       getenv("TELLER_PG_STATE") ? getenv("TELLER_PG_STATE") : "(unset)");
+    return url;
 }
 
 const char *tu_shared_dir(void)

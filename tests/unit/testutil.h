@@ -16,6 +16,31 @@ char *tu_write_file(const char *dir, const char *name, const char *text);
  * it (malloc'd), or NULL when no server runs (the caller skips visibly). */
 char *tu_pg_fresh_url(void);
 
+/* "sqlite:<fresh temp dir>/store.db" (malloc'd); fails the test when no
+ * temp dir can be made. */
+char *tu_sqlite_url(void);
+
+/* tu_pg_fresh_url, failing the test when no server runs: tests marked
+ * needs: postgres always have the CTest fixture's server. */
+char *tu_pg_url(void);
+
+/* One test body run once per backend: TU_BOTH(name) { ... uses url ... } */
+#define TU_BOTH(name)                  \
+    static void name(const char *url); \
+    Test(sqlite, name)                 \
+    {                                  \
+        char *u = tu_sqlite_url();     \
+        name(u);                       \
+        free(u);                       \
+    }                                  \
+    Test(postgres, name)               \
+    {                                  \
+        char *u = tu_pg_url();         \
+        name(u);                       \
+        free(u);                       \
+    }                                  \
+    static void name(const char *url)
+
 /* $TELLER_SHARED or ../shared relative to the source tree. */
 const char *tu_shared_dir(void);
 
