@@ -6,7 +6,9 @@ PKGS=(
   build-essential cmake pkg-config python3
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
   libjansson-dev libcsv-dev libinih-dev libsodium-dev libmicrohttpd-dev libjwt-dev curl
+  libxgboost-dev liblinear-dev
   libcriterion-dev openssl binutils
+  python3-sklearn python3-xgboost
 )
 missing=()
 for p in "${PKGS[@]}"; do

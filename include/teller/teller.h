@@ -30,5 +30,9 @@
 #include "privacy.h"
 #include "mask.h"
 #include "customer.h"
+#include "ml_stats.h"
+#include "ml_data.h"
+#include "ml_models.h"
+#include "registry.h"
 
 #endif
