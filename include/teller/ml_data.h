@@ -77,13 +77,13 @@ TL_API int tl_frame_label(const tl_frame *f, const char *col, const char *positi
 TL_API void tl_frame_fingerprint(const tl_frame *f, char hex[65]);
 
 /* ---- the encoder ---------------------------------------------------------- */
-enum tl_col_kind {
-    TL_COL_NUMERIC = 0,     /* every present cell parses as a finite number */
-    TL_COL_CATEGORICAL = 1, /* text, or numbers with few distinct values when told */
-    TL_COL_BOOLEAN = 2,     /* two values from {0,1}, {true,false}, {yes,no}, {y,n} */
-    TL_COL_DATE = 3,        /* YYYY-MM-DD (or ISO 8601 instant): days since 1970-01-01 */
+enum tl_feat_kind {
+    TL_FEAT_NUMERIC = 0,    /* every present cell parses as a finite number */
+    TL_FEAT_CATEGORICAL = 1, /* text, or numbers with few distinct values when told */
+    TL_FEAT_BOOLEAN = 2,    /* two values from {0,1}, {true,false}, {yes,no}, {y,n} */
+    TL_FEAT_DATE = 3,       /* YYYY-MM-DD (or ISO 8601 instant): days since 1970-01-01 */
 };
-TL_API const char *tl_col_kind_name(enum tl_col_kind k);
+TL_API const char *tl_feat_kind_name(enum tl_feat_kind k);
 
 struct tl_encoder_opts {
     const char *label;            /* excluded from inputs; required */
@@ -126,7 +126,7 @@ TL_API void tl_encoder_free(tl_encoder *e);
 /* The input columns the encoder reads, in the order transform_row wants. */
 TL_API size_t tl_encoder_n_inputs(const tl_encoder *e);
 TL_API const char *tl_encoder_input_name(const tl_encoder *e, size_t j);
-TL_API enum tl_col_kind tl_encoder_input_kind(const tl_encoder *e, size_t j);
+TL_API enum tl_feat_kind tl_encoder_input_kind(const tl_encoder *e, size_t j);
 
 /* The output features ("duration_months", "purpose=A43", "age__missing"). */
 TL_API size_t tl_encoder_n_features(const tl_encoder *e);
