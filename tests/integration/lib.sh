@@ -5,7 +5,18 @@ set -euo pipefail
 : "${TELLER_SRC:?TELLER_SRC must point at the source tree}"
 FIX="$TELLER_SRC/tests/fixtures/mini"
 WORK=$(mktemp -d /tmp/teller-it.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# With TELLER_TEST_LOGS set (CTest sets it), every log a test leaves in its
+# work dir (*.log: server logs, the stderr of teller commands) is kept there
+# when the test ends, for tests/logscan.sh to search for planted PII.
+keep_logs() {
+  if [ -n "${TELLER_TEST_LOGS:-}" ]; then
+    local dir="$TELLER_TEST_LOGS/$(basename "$0" .sh)"
+    mkdir -p "$dir"
+    find "$WORK" -name '*.log' -type f -exec cp --backup=numbered -t "$dir" {} + 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap keep_logs EXIT
 # Every test has its own data key beside its stores, never one left in the
 # working directory by an earlier run or taken from the caller's environment.
 export TELLER_DATA_KEY_FILE="$WORK/teller.key"
@@ -13,7 +24,17 @@ unset TELLER_DATA_KEY
 PASS=0
 FAIL=0
 
-teller() { "$TELLER_BIN" "$@"; }
+# The program, with its stderr (where its log lines go) also appended to
+# $WORK/teller-stderr.log. Copied after the command ends, not teed, so that
+# a caller reading a redirected stderr finds it complete.
+teller() {
+  local rc=0 e="$WORK/.stderr.$BASHPID"
+  "$TELLER_BIN" "$@" 2>"$e" || rc=$?
+  cat "$e" >&2
+  cat "$e" >>"$WORK/teller-stderr.log"
+  rm -f "$e"
+  return $rc
+}
 
 ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
