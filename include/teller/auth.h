@@ -35,6 +35,7 @@ struct tl_principal {
     enum tl_role role;
     char customer_id[65]; /* set for the customer role */
     char subject[129];    /* key id or JWT sub: the audit actor */
+    int64_t expires_ms;   /* when the credential stops being valid; 0: never */
 };
 
 /* ---- API keys (lib/bank/keys.c) ----

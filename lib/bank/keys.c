@@ -437,5 +437,6 @@ int tl_auth_key_verify(tl_ctx *ctx, const char *token, int64_t now_ms, struct tl
     p->role = role;
     memcpy(p->customer_id, row.customer_id, strlen(row.customer_id) + 1);
     memcpy(p->subject, id, KEY_ID_LEN + 1);
+    p->expires_ms = row.expires_ms;
     return 0;
 }

@@ -782,6 +782,48 @@ int tl_keyring_seal(const tl_keyring *kr, const char *context, const char *pt, s
     return 0;
 }
 
+/* Base64url without padding, decoded strictly: only [A-Za-z0-9_-], no
+ * length that leaves 1 dangling character, and the unused low bits of the
+ * last character zero (so every value has one spelling). Why not
+ * sodium_base642bin: it is constant-time per character, which ciphertext
+ * does not need, and it was the largest single cost of reading a customer
+ * (five sealed columns per answer). Returns the decoded length, or -1. */
+static const signed char B64URL[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,
+    ['H'] = 8,  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
+    ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
+    ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28,
+    ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
+    ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
+    ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
+    ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63,
+    ['_'] = 64,
+}; /* value + 1; 0 marks a character outside the alphabet */
+
+static long b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+    if (n % 4 == 1 || n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > cap)
+        return -1;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = B64URL[(unsigned char)in[i]];
+        if (!v)
+            return -1;
+        acc = (acc << 6) | (uint32_t)(v - 1);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (acc & ((1u << bits) - 1))
+        return -1;
+    return (long)o;
+}
+
 /* Splits a sealed value into its key id and base64 body; false when it does
  * not have the form. */
 static bool split_sealed(const char *s, size_t len, char id[ID_MAX + 1], const char **body,
@@ -853,29 +895,33 @@ int tl_keyring_unseal(const tl_keyring *kr, const char *context, const char *sea
                           "%s: the value is sealed under key \"%s\", which is not in the key "
                           "ring (active key \"%s\"): wrong key file?",
                           context, id, tl_keyring_active_id(kr));
+    /* PII values are short: decode on the stack, and only a long one pays
+     * for a malloc */
+    unsigned char small[512];
     size_t bin_max = body_len / 4 * 3 + 3;
-    unsigned char *bin = malloc(bin_max);
+    unsigned char *bin = bin_max <= sizeof small ? small : malloc(bin_max);
     if (!bin)
         return tl_err_set(err, TL_ENOMEM, "%s: out of memory opening a value", context);
-    size_t bin_len = 0;
-    const char *b64_end = NULL;
-    if (sodium_base642bin(bin, bin_max, body, body_len, NULL, &bin_len, &b64_end,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        b64_end != body + body_len || bin_len < NONCE_BYTES + TAG_BYTES) {
-        free(bin);
+    long decoded = b64url_decode(body, body_len, bin, bin_max);
+    if (decoded < (long)(NONCE_BYTES + TAG_BYTES)) {
+        if (bin != small)
+            free(bin);
         return tl_err_set(err, TL_ECRYPTO, "%s: the sealed value is damaged (bad base64)", context);
     }
+    size_t bin_len = (size_t)decoded;
     size_t pt_max = bin_len - NONCE_BYTES - TAG_BYTES;
     char *pt = malloc(pt_max + 1);
     if (!pt) {
-        free(bin);
+        if (bin != small)
+            free(bin);
         return tl_err_set(err, TL_ENOMEM, "%s: out of memory opening a value", context);
     }
     unsigned long long pt_len = 0;
     int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
         (unsigned char *)pt, &pt_len, NULL, bin + NONCE_BYTES, bin_len - NONCE_BYTES,
         (const unsigned char *)context, strlen(context), bin, k->aead);
-    free(bin);
+    if (bin != small)
+        free(bin);
     if (rc != 0) {
         free(pt);
         return tl_err_set(err, TL_ECRYPTO,

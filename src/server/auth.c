@@ -39,7 +39,14 @@ int srv_authenticate(struct srv_req *r, tl_err *err)
     memset(&r->who, 0, sizeof r->who);
     int rc;
     if (strncmp(copy, "tk_", 3) == 0) {
-        rc = tl_auth_key_verify(r->ctx, copy, tl_time_now_ms(), &r->who, err);
+        int64_t now = tl_time_now_ms();
+        if (srv_keycache_get(r->srv->keycache, copy, len, now, &r->who)) {
+            rc = 0;
+        } else {
+            rc = tl_auth_key_verify(r->ctx, copy, now, &r->who, err);
+            if (rc == 0)
+                srv_keycache_put(r->srv->keycache, copy, len, now, r->who.expires_ms, &r->who);
+        }
     } else if (!r->srv->jwt) {
         rc = tl_err_set(err, TL_EAUTH, "the bearer token is not an API key, and no identity "
                                        "provider keys are configured (auth.jwt_keys)");

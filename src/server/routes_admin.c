@@ -111,6 +111,7 @@ int srv_h_key_revoke(struct srv_req *r)
     int rc = tl_auth_key_revoke(r->ctx, r->params[0], &err);
     if (rc < 0)
         return srv_reply_tl(r, rc, &err, NULL);
+    srv_keycache_clear(r->srv->keycache); /* refused from the next request on */
     char details[96];
     snprintf(details, sizeof details, "{\"key_id\":\"%s\"}", r->params[0]);
     if (srv_audit(r, "key.revoke", NULL, details) < 0)

@@ -134,6 +134,8 @@ struct srv {
     pthread_mutex_t ingest_lock;
     /* every audit row is written by one thread, in batches (auditq.c) */
     struct srv_auditq *auditq;
+    /* API keys verified lately (keycache.c) */
+    struct srv_keycache *keycache;
 
     atomic_bool stopping; /* tell the reaper to end */
     atomic_bool draining; /* SIGTERM: finish what is in flight, close keep-alives */
@@ -142,6 +144,20 @@ struct srv {
     char boot_id[9]; /* 8 hex: request ids are BOOT-SEQ */
     atomic_uint_fast64_t seq;
 };
+
+/* ---- keycache.c: API keys verified lately ----
+ * A verified key is trusted without the store for this long (and never past
+ * its expiry); a revocation made elsewhere shows within it. */
+#define SRV_KEYCACHE_MS 1000
+struct srv_keycache *srv_keycache_new(void);
+void srv_keycache_free(struct srv_keycache *c);
+/* true and *who filled when token was verified less than SRV_KEYCACHE_MS ago */
+bool srv_keycache_get(struct srv_keycache *c, const char *token, size_t len, int64_t now_ms,
+                      struct tl_principal *who);
+void srv_keycache_put(struct srv_keycache *c, const char *token, size_t len, int64_t now_ms,
+                      int64_t key_expires_ms, const struct tl_principal *who);
+/* Forgets every key (a revocation through this server). */
+void srv_keycache_clear(struct srv_keycache *c);
 
 /* Runs the server on cfg until SIGTERM or SIGINT, then drains and returns 0;
  * on a start-up failure returns a TL_E* code with err filled. announce (may

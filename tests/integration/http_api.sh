@@ -15,7 +15,7 @@ for store in $(stores); do
   load_mini "$store"
   tag=${store%%:*}
   python3 - "$store" "$WORK" "$tag" <<'PY' || rc=1
-import json, os, re, socket, sys, time
+import json, os, re, socket, subprocess, sys, time
 from http_client import Server, Checks, key, checksum, audit_entries
 
 store, work, tag = sys.argv[1:4]
@@ -267,6 +267,20 @@ if full:
     t.check("a revoked key is 401", r.status == 401, r)
     r = srv.request("DELETE", "/v1/keys/nosuchkey", token=admin)
     t.check("revoking an unknown key: 404", r.status == 404, r)
+    # a key revoked by another process: the server trusts a key it verified
+    # for at most a second (keycache.c), then sees the revocation
+    other = key(store, "analyst")
+    r = srv.request("GET", "/v1/products", token=other)
+    t.check("another key works", r.status == 200, r)
+    subprocess.run([os.environ["TELLER_BIN"], "keys", "revoke", "--store", store, other[3:15]],
+                   check=True, capture_output=True)
+    t0, status = time.time(), 200
+    while status == 200 and time.time() - t0 < 5:
+        status = srv.request("GET", "/v1/products", token=other).status
+        time.sleep(0.05)
+    took = time.time() - t0
+    t.check("a key revoked by `teller keys revoke` is refused within about a second (%.2f s)" % took,
+            status == 401 and took < 2.0, status)
     r = srv.request("GET", "/v1/config", token=admin)
     items = {i["key"]: i for i in (r.json or {}).get("items", [])}
     t.check("config: every key with its source", r.status == 200 and items.get("server.rate_limit", {}).get("source") == "env"

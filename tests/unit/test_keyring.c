@@ -450,3 +450,41 @@ Test(keyring, env_key_replaces_the_file)
     free(dir);
     free(path);
 }
+
+/* Values of every length from empty to past the 512-byte stack buffer of
+ * unseal open again; a body of a length base64 cannot have, or whose last
+ * character carries bits past the end, is damaged, not opened. */
+Test(keyring, values_of_every_length_round_trip_and_base64_is_strict)
+{
+    unsetenv("TELLER_DATA_KEY");
+    char *path = key_path();
+    tl_keyring *kr = open_ok(path, true);
+    char pt[700];
+    for (size_t len = 0; len < sizeof pt; len += len < 40 ? 1 : 37) {
+        for (size_t i = 0; i < len; i++)
+            pt[i] = (char)('a' + (i * 7 + len) % 26);
+        pt[len] = 0;
+        char *s = seal_ok(kr, "customers.address", pt);
+        expect_opens(kr, "customers.address", s, pt);
+        size_t n = strlen(s);
+        /* one character more: a length base64 never produces when n % 4 == 0 */
+        char *longer = malloc(n + 2);
+        memcpy(longer, s, n);
+        longer[n] = 'A';
+        longer[n + 1] = 0;
+        if ((n - strlen("tlenc1:") - 3) % 4 == 0)
+            expect_crypto_error(kr, "customers.address", longer, n + 1, "damaged");
+        free(longer);
+        /* the last character with its unused low bits set */
+        size_t body = n - strlen("tlenc1:") - 3; /* "k1:" */
+        if (body % 4 != 0) {
+            char *t = strdup(s);
+            t[n - 1] = t[n - 1] == '_' ? '-' : '_'; /* '_' is 63: every low bit set */
+            expect_crypto_error(kr, "customers.address", t, n, NULL);
+            free(t);
+        }
+        free(s);
+    }
+    tl_keyring_free(kr);
+    free(path);
+}
