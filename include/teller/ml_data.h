@@ -39,11 +39,15 @@ typedef struct tl_frame tl_frame;
  * fields, CRLF, BOM). Every row must have the header's number of fields
  * (TL_EPARSE naming path:line). Duplicate or empty header names are
  * TL_EINVAL. A cell that is empty, "NA", "N/A", "NaN", "nan", "null", "NULL"
- * or "?" is missing. */
+ * or "?" is missing. Infinity spelled out ("inf", "-Infinity") is not:
+ * it stays text, so a column holding it is not numeric and the encoder
+ * makes it categorical (models never see an infinity). */
 TL_API int tl_frame_read_csv(const char *path, tl_frame **out, tl_err *err);
 
 /* Runs sql on the store and keeps every result row; a NULL value is
- * missing; numbers are kept as their decimal text (%.17g for reals). */
+ * missing; numbers are kept as their decimal text (%.17g for reals). A
+ * query that returns no row gives a frame with no columns either (the
+ * store names columns only with rows). A blob is TL_EUNSUPPORTED. */
 TL_API int tl_frame_from_query(tl_store *s, const char *sql, size_t n_params,
                                const tl_value *params, tl_frame **out, tl_err *err);
 
@@ -64,7 +68,8 @@ TL_API const char *tl_frame_cell(const tl_frame *f, size_t row, size_t col);
 
 /* The label column as 0/1. With positive non-NULL, a row is 1 exactly when
  * its cell equals positive. With positive NULL the values decide: {0,1} ->
- * "1"; {no,yes}, {false,true}, {n,y} (any case) -> the second; anything
+ * "1"; {no,yes}, {false,true}, {n,y} (any case, mixed spellings such as
+ * "No"/"no"/"YES" allowed) -> the second; anything
  * else is TL_EINVAL asking for a positive value and listing the values seen.
  * A missing column, a missing label cell (naming the row, 1-based data row
  * number) or a label with one class only is TL_EINVAL. *y is malloc'ed,
@@ -118,7 +123,11 @@ typedef struct tl_encoder tl_encoder;
  * frequent max_levels of them, each get an output "COL=LEVEL"; the rest fold
  * into "COL=__other__" (present only if some level was folded); missing gets
  * "COL=__missing__" when training saw it. At scoring, an unseen level goes
- * to __other__ when it exists, else all of the column's outputs are 0. */
+ * to __other__ when it exists, else all of the column's outputs are 0.
+ * Missing (at fit and at scoring) is NULL or any of the read_csv missing
+ * spellings. Boolean outputs stay 0/1 (never standardized) and are imputed
+ * like numbers. Dates and numbers are standardized with the training mean
+ * and population sd (an sd of 0 scales by 1). */
 TL_API int tl_encoder_fit(const tl_frame *f, const struct tl_encoder_opts *opts, tl_encoder **out,
                           tl_err *err);
 TL_API void tl_encoder_free(tl_encoder *e);

@@ -82,6 +82,10 @@ struct tl_gbdt_opts {
 
 typedef struct tl_gbdt tl_gbdt;
 
+/* The deepest tree trained or loaded (root = depth 0): TreeSHAP keeps its
+ * path on the stack, (depth + 1) * (depth + 2) / 2 entries. */
+#define TL_GBDT_MAX_DEPTH 32
+
 /* Trains objective binary:logistic, tree_method hist. With a validation set
  * (nv > 0) it stops early on the validation log loss and keeps the trees up
  * to the best round; with none it runs max_rounds. Missing values are NaN
@@ -110,8 +114,11 @@ TL_API void tl_gbdt_contribs(const tl_gbdt *m, const float *x, double *phi);
 /* The model as bytes: XGBoost's JSON model format (XGBoosterSaveModelToBuffer
  * "json"), which XGBoost's Python package also loads. *buf is malloc'ed. */
 TL_API int tl_gbdt_save(const tl_gbdt *m, char **buf, size_t *len, tl_err *err);
-/* Loads those bytes (through XGBoost, then flattened). Truncated or altered
- * bytes are TL_EPARSE, never a crash. */
+/* Loads those bytes with Teller's own reader of XGBoost's JSON format, not
+ * through XGBoost, which trusts the child indices in a model file: every
+ * structural field is checked, so truncated or altered bytes are TL_EPARSE,
+ * never a crash (trees deeper than TL_GBDT_MAX_DEPTH: TL_EUNSUPPORTED). The
+ * loaded model scores; it does not train further. */
 TL_API int tl_gbdt_load(const char *buf, size_t len, tl_gbdt **out, tl_err *err);
 
 /* Gain importance per feature (sum of split gains), imp[0..d). */

@@ -8,7 +8,8 @@
  * positive" (a probability, a margin or a points total negated: only the
  * order matters, except where a probability is said to be needed); NaN or
  * infinite inputs are TL_EINVAL naming the row. Nothing here allocates
- * unless it says so.
+ * unless it says so, except O(n) scratch that the splits, the ranking
+ * metrics and the fits free before they return (TL_ENOMEM without it).
  *
  *     tl_rng r; tl_rng_seed(&r, 42);
  *     int fold[n]; tl_ml_stratified_folds(y, n, 5, 42, fold, &err);
@@ -35,7 +36,8 @@ TL_API void tl_rng_seed(tl_rng *r, uint64_t seed);
 TL_API uint64_t tl_rng_next(tl_rng *r);
 /* Uniform in [0, 1), 53 random bits. */
 TL_API double tl_rng_uniform(tl_rng *r);
-/* Uniform integer in [0, n), unbiased (rejection); n 0 returns 0. */
+/* Uniform integer in [0, n), unbiased (rejection); n 0 returns 0. Exactly:
+ * draw x = tl_rng_next until x >= 2^64 mod n, then return x % n. */
 TL_API uint64_t tl_rng_below(tl_rng *r, uint64_t n);
 /* Fisher-Yates shuffle of idx[0..n), for i from n-1 down to 1 swapping i
  * with tl_rng_below(r, i + 1). */
@@ -83,12 +85,15 @@ TL_API int tl_ml_ks(const double *score, const uint8_t *y, size_t n, double *out
  * [1e-15, 1 - 1e-15]; p outside [0, 1] is TL_EINVAL. */
 TL_API int tl_ml_logloss(const double *p, const uint8_t *y, size_t n, double *out, tl_err *err);
 
-/* Mean squared error of probabilities p against y. */
+/* Mean squared error of probabilities p against y; p outside [0, 1] is
+ * TL_EINVAL. */
 TL_API int tl_ml_brier(const double *p, const uint8_t *y, size_t n, double *out, tl_err *err);
 
 /* Reliability table: n_bins equal-width bins over [0, 1] (p = 1 falls in the
  * last); bins[b] gets its edges, count, mean predicted p and observed share
- * of positives (both 0 for an empty bin). */
+ * of positives (both 0 for an empty bin). Bin b holds p with
+ * b / n_bins <= p < (b + 1) / n_bins as doubles. p outside [0, 1], or n_bins
+ * 0, is TL_EINVAL. */
 struct tl_ml_calib_bin {
     double lo, hi;
     size_t n;
@@ -154,7 +159,9 @@ TL_API int tl_calib_kind_parse(const char *s, enum tl_calib_kind *out, tl_err *e
 TL_API const char *tl_calib_kind_name(enum tl_calib_kind k);
 
 /* Fits *out (which the caller releases with tl_calibrator_clear). NONE gives
- * the logistic function of the score unchanged (p = 1 / (1 + exp(-s))). */
+ * the logistic function of the score unchanged (p = 1 / (1 + exp(-s))) and
+ * reads no data. Platt and isotonic need both classes. On error *out is
+ * untouched. apply returns NaN for a NaN score. */
 TL_API int tl_calibrator_fit(enum tl_calib_kind kind, const double *score, const uint8_t *y,
                              size_t n, tl_calibrator *out, tl_err *err);
 TL_API double tl_calibrator_apply(const tl_calibrator *c, double score);

@@ -59,11 +59,14 @@ struct tl_model_new {
     const void *artifact;
     size_t artifact_len; /* at most 256 MiB */
     const json_t *metadata; /* borrowed; an object, or NULL for {} */
+    const char *actor;      /* who adds it, for the audit log; NULL: "teller" */
 };
 
 /* Stores a new version (the task's highest + 1, from 1) as a challenger, and
  * journals "model.add" in the audit log. *out (optional) receives its info
- * (the caller clears it). */
+ * (the caller clears it). Two processes adding models of one task at once get
+ * distinct versions. On error *out is zeroed (clearing it is harmless); when
+ * only the journal failed, the model is stored and err says so. */
 TL_API int tl_registry_add(tl_ctx *ctx, const struct tl_model_new *m, struct tl_model_info *out,
                            tl_err *err);
 

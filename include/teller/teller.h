@@ -34,5 +34,6 @@
 #include "ml_data.h"
 #include "ml_models.h"
 #include "registry.h"
+#include "credit.h"
 
 #endif

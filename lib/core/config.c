@@ -35,6 +35,16 @@ static const struct key_def {
     {"auth.jwt_role_claim", "role", KEY_STRING},
     {"auth.jwt_customer_claim", "customer_id", KEY_STRING},
     {"llm.backend", "local", KEY_STRING},
+    {"credit.base_points", "600", KEY_STRING},
+    {"credit.base_odds", "50", KEY_STRING},
+    {"credit.pdo", "20", KEY_STRING},
+    {"credit.decide_on", "pd", KEY_STRING},
+    {"credit.approve_max_pd", "0.15", KEY_STRING},
+    {"credit.decline_min_pd", "0.40", KEY_STRING},
+    {"credit.approve_min_score", "540", KEY_STRING},
+    {"credit.decline_max_score", "500", KEY_STRING},
+    {"credit.calibration", "platt", KEY_STRING},
+    {"credit.reasons_file", "", KEY_STRING},
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 

@@ -74,6 +74,12 @@ const char *tl__bidx_column(const char *table, const char *source);
 /* The source column indexed by the derived column col of table, or NULL. */
 const char *tl__bidx_source(const char *table, const char *col);
 
+/* Whether loading a row over an existing one sets column c: every column a
+ * file gives, and the blind indexes computed from them; not the columns
+ * teller's services set (an erasure mark, a credit decision), which a
+ * re-ingest of the same record must leave as they are. */
+bool tl__load_updates(const struct tl_table_spec *t, const struct tl_column_spec *c);
+
 /* The blind index of v[0..n) for table.source, as 64 hex characters: 0, or
  * 1 when the normalized value is empty (no index: store NULL), or TL_EINVAL
  * when v is too long to be a value of that column. */

@@ -167,8 +167,29 @@ static const char m0002_privacy_audit[] =
     "CREATE UNIQUE INDEX audit_log_seq ON audit_log(seq);"
     "ALTER TABLE api_keys ADD COLUMN name TEXT;";
 
+/* The model registry's artifacts and the credit decisions. Artifacts sit in
+ * their own table, base64 in TEXT (both engines hold it the same way), so
+ * that listing models never drags megabytes of weights along; the key is
+ * `id` (the model's id) like every table's, which the store checksum and
+ * test_schema rely on. The unique (task, version) index is what makes two
+ * processes adding a model of one task at once end with distinct versions.
+ * The applications columns are written by the credit service, never
+ * ingested. */
+static const char m0003_registry_decisions[] =
+    "CREATE TABLE model_artifacts ("
+    " id TEXT PRIMARY KEY REFERENCES models(id),"
+    " bytes TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX models_task_version ON models(task, version);"
+    "ALTER TABLE applications ADD COLUMN decision TEXT;"
+    "ALTER TABLE applications ADD COLUMN decision_score INTEGER;"
+    "ALTER TABLE applications ADD COLUMN decision_pd DOUBLE PRECISION;"
+    "ALTER TABLE applications ADD COLUMN decision_reasons TEXT;"
+    "ALTER TABLE applications ADD COLUMN decision_model TEXT;"
+    "ALTER TABLE applications ADD COLUMN decided_ms BIGINT;";
+
 const struct tl_migration tl__migrations[] = {
     {1, "core tables", m0001_core},
     {2, "privacy and audit", m0002_privacy_audit},
+    {3, "model artifacts and credit decisions", m0003_registry_decisions},
 };
 const size_t tl__n_migrations = sizeof(tl__migrations) / sizeof(tl__migrations[0]);

@@ -91,6 +91,11 @@ const char *tl__bidx_column(const char *table, const char *source)
     return b ? b->column : NULL;
 }
 
+bool tl__load_updates(const struct tl_table_spec *t, const struct tl_column_spec *c)
+{
+    return !c->derived || tl__bidx_source(t->name, c->name) != NULL;
+}
+
 const char *tl__bidx_source(const char *table, const char *col)
 {
     const struct bidx *b = table && col ? find_bidx(table, NULL, col) : NULL;

@@ -1027,10 +1027,14 @@ static int pg_load_end(struct tl_store_loader *handle, bool ok, tl_err *err)
             k += (size_t)snprintf(sql + k, cap - k, " FROM %s ON CONFLICT (id) DO ", ld->stage);
             if (t->n_columns > 1) {
                 k += (size_t)snprintf(sql + k, cap - k, "UPDATE SET ");
+                bool first = true;
                 for (size_t c = 1; c < t->n_columns; c++) {
+                    if (!tl__load_updates(t, &t->columns[c]))
+                        continue;
                     const char *n = tl_schema_db_name(&t->columns[c]);
-                    k += (size_t)snprintf(sql + k, cap - k, "%s%s = EXCLUDED.%s", c > 1 ? ", " : "",
-                                          n, n);
+                    k += (size_t)snprintf(sql + k, cap - k, "%s%s = EXCLUDED.%s",
+                                          first ? "" : ", ", n, n);
+                    first = false;
                 }
             } else {
                 snprintf(sql + k, cap - k, "NOTHING");

@@ -26,6 +26,7 @@ static const char *const TX_KINDS[] = {"card", "salary", "transfer_in", "transfe
 static const char *const TX_CHANNELS[] = {"pos", "online", "atm", "branch", "mobile", "batch",
                                           NULL};
 static const char *const APP_STATUS[] = {"pending", "approved", "declined", "withdrawn", NULL};
+static const char *const APP_DECISIONS[] = {"approve", "refer", "decline", NULL};
 static const char *const INTERACTION_EVENTS[] = {"viewed", "clicked", "applied", "bought",
                                                  "dismissed", NULL};
 static const char *const INTERACTION_CHANNELS[] = {"web", "mobile", "branch", "email", "call",
@@ -160,6 +161,19 @@ static const struct tl_column_spec applications[] = {
     COL(.name = "status", .type = TL_COL_ENUM, .required = true, .enum_values = APP_STATUS, .doc = "decision"),
     COL(.name = "defaulted_12m", .type = TL_COL_BOOL,
         .doc = "outcome: default within 12 months (empty while unknown)"),
+    /* written by the credit service when it decides, never loaded from files */
+    COL(.name = "decision", .type = TL_COL_ENUM, .derived = true, .enum_values = APP_DECISIONS,
+        .doc = "the credit model's decision: approve, refer or decline"),
+    COL(.name = "decision_score", .type = TL_COL_INT, .derived = true, .min = 0, .max = 1000,
+        .doc = "credit score on the scorecard's scale"),
+    COL(.name = "decision_pd", .type = TL_COL_REAL, .derived = true, .min = 0, .max = 1,
+        .doc = "estimated probability of default within 12 months"),
+    COL(.name = "decision_reasons", .type = TL_COL_TEXT, .derived = true, .max_len = 4000,
+        .doc = "adverse-action reason codes (JSON array)"),
+    COL(.name = "decision_model", .type = TL_COL_TEXT, .derived = true, .max_len = 64,
+        .doc = "id of the model that decided (models.id)"),
+    COL(.name = "decided_at", .db_name = "decided_ms", .type = TL_COL_TIMESTAMP, .derived = true,
+        .doc = "when the decision was made"),
 };
 
 static const struct tl_column_spec interactions[] = {
@@ -191,6 +205,15 @@ static const struct tl_column_spec models[] = {
     COL(.name = "created_at", .db_name = "created_ms", .type = TL_COL_TIMESTAMP, .required = true, .doc = "trained at"),
     COL(.name = "checksum", .type = TL_COL_TEXT, .max_len = 64, .doc = "SHA-256 of the artifact"),
     COL(.name = "metadata", .type = TL_COL_TEXT, .max_len = 1u << 20, .doc = "hyperparameters, metrics, card (JSON)"),
+};
+
+/* base64 of at most 256 MiB (registry.h) */
+#define ARTIFACT_B64_MAX ((size_t)4 * (((size_t)256 << 20) + 2) / 3)
+
+static const struct tl_column_spec model_artifacts[] = {
+    COL(.name = "id", .type = TL_COL_ID, .required = true, .doc = "the model's id (models.id)"),
+    COL(.name = "bytes", .type = TL_COL_TEXT, .required = true, .max_len = ARTIFACT_B64_MAX,
+        .doc = "the artifact, base64; its SHA-256 is models.checksum"),
 };
 
 static const struct tl_column_spec audit_log[] = {
@@ -234,6 +257,7 @@ static const struct tl_table_spec tables[] = {
     TABLE(interactions, "customer interactions with products", true),
     TABLE(alerts, "fraud and early-warning alerts", true),
     TABLE(models, "the model registry", false),
+    TABLE(model_artifacts, "the bytes of each registered model", false),
     TABLE(audit_log, "the hash-chained audit journal", false),
     TABLE(api_keys, "API keys (hashed)", false),
 };

@@ -503,9 +503,13 @@ static int sq_load_begin(tl_store *s, const struct tl_table_spec *t, bool table_
     k += (size_t)snprintf(sql + k, cap - k, ")");
     if (!table_empty && t->n_columns > 1) {
         k += (size_t)snprintf(sql + k, cap - k, " ON CONFLICT (id) DO UPDATE SET ");
+        bool first = true;
         for (size_t c = 1; c < t->n_columns; c++) {
+            if (!tl__load_updates(t, &t->columns[c]))
+                continue;
             const char *n = tl_schema_db_name(&t->columns[c]);
-            k += (size_t)snprintf(sql + k, cap - k, "%s%s = excluded.%s", c > 1 ? ", " : "", n, n);
+            k += (size_t)snprintf(sql + k, cap - k, "%s%s = excluded.%s", first ? "" : ", ", n, n);
+            first = false;
         }
     } else if (!table_empty) {
         k += (size_t)snprintf(sql + k, cap - k, " ON CONFLICT (id) DO NOTHING");

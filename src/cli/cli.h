@@ -86,6 +86,8 @@ int cli_cmd_audit(struct cli_env *env);
 int cli_cmd_keys(struct cli_env *env);
 int cli_cmd_customer(struct cli_env *env);
 int cli_cmd_serve(struct cli_env *env);
+int cli_cmd_credit(struct cli_env *env);
+int cli_cmd_models(struct cli_env *env);
 
 /* Option tables defined next to their handlers. */
 extern const struct cli_opt cli_generate_opts[];
@@ -97,5 +99,7 @@ extern const struct cli_opt cli_audit_opts[];
 extern const struct cli_opt cli_keys_opts[];
 extern const struct cli_opt cli_customer_opts[];
 extern const struct cli_opt cli_serve_opts[];
+extern const struct cli_opt cli_credit_opts[];
+extern const struct cli_opt cli_models_opts[];
 
 #endif

@@ -74,7 +74,8 @@ const struct cli_command cli_commands[] = {
              "only its keyed hash, so it cannot be shown again. A customer-role key needs\n"
              "--customer (an existing customer) and acts for that customer only; the other\n"
              "roles take none. list shows every key's id, role, customer, times and status,\n"
-             "never a secret. revoke ID stops a key at once. rotate-data-key adds a new\n"
+             "never a secret. revoke ID stops a key (a running server sees it within a\n"
+             "second). rotate-data-key adds a new\n"
              "data key to data.key_file and re-seals every PII value under it.",
      .opts = cli_keys_opts,
      .min_args = 1,
@@ -115,6 +116,51 @@ const struct cli_command cli_commands[] = {
      .max_args = 3,
      .uses_store = true,
      .run = cli_cmd_customer},
+    {.name = "models",
+     .summary = "the model registry: list, show, promote, retire, model cards, export, import",
+     .usage = "list [--task T] [--json]\n"
+              "       teller models show ID [--json]\n"
+              "       teller models promote ID\n"
+              "       teller models retire ID\n"
+              "       teller models card ID [--format md|json]\n"
+              "       teller models export ID --out FILE\n"
+              "       teller models import FILE",
+     .help = "list shows every model (id task-vN, task, version, algorithm, status, date,\n"
+             "artifact size), newest first within a task. show prints one model's metadata and\n"
+             "metrics. promote makes a model the champion of its task and retires the one\n"
+             "before it, in one transaction; retire takes a model out of service. card prints\n"
+             "the model card as Markdown. export writes a model to FILE as a JSON envelope\n"
+             "with its artifact and SHA-256 checksum; import checks that checksum and adds\n"
+             "the model as a new challenger version: a truncated or altered file is refused\n"
+             "and the store is left as it was. Changes are journaled in the audit log.",
+     .opts = cli_models_opts,
+     .min_args = 1,
+     .max_args = 2,
+     .uses_store = true,
+     .run = cli_cmd_models},
+    {.name = "credit",
+     .summary = "credit risk: train scorecard/GBDT models, score applications, cross-validate",
+     .usage = "train [--data FILE.csv --label COL [--positive V]] [--algo scorecard|gbdt|both]\n"
+              "                    [--drop COL,..] [--protected COL,..] [--allow-protected COL,..]\n"
+              "                    [--seed S] [--cv K] [--dry-run]\n"
+              "       teller credit score [--model ID] [--json-in FILE | --data FILE.csv --out FILE.csv]\n"
+              "       teller credit eval [--data FILE.csv --label COL ...] [--folds K] [--seed S]\n"
+              "                    [--folds-out FILE.csv]",
+     .help = "train fits a scorecard (WoE bins, logistic regression, points) and/or gradient-\n"
+             "boosted trees with a calibrated PD on FILE.csv, or on the store's approved\n"
+             "applications with known outcomes; registers each model (task credit) with its\n"
+             "model card and promotes the better by validation AUC when there is no champion.\n"
+             "Protected attributes (age, sex, marital status, ...) are kept out of the inputs\n"
+             "unless allowed, and reported on in the card's fairness section. score prints a\n"
+             "JSON decision (approve/refer/decline, PD, score, four reasons) for a JSON\n"
+             "application, or writes a CSV of decisions; each is journaled. eval prints the\n"
+             "k-fold stratified cross-validated AUC, Gini, KS and log loss of each algorithm\n"
+             "on the same folds. See docs/credit.md.",
+     .opts = cli_credit_opts,
+     .min_args = 1,
+     .max_args = 1,
+     .uses_store = true,
+     .run = cli_cmd_credit},
     {.name = "serve",
      .summary = "run the HTTP/JSON API server until SIGTERM",
      .usage = "[--listen HOST:PORT] [--print-routes [--json]]",

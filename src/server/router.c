@@ -61,6 +61,13 @@ const struct srv_route srv_routes[] = {
      "load a CSV or JSON Lines body into a table, validated, all or nothing", "IngestBody",
      SRV_BODY_INGEST, NULL, NULL, false},
 
+    {SRV_POST, "/v1/credit/score", R_SERVICE | R_ADMIN, SRV_SCOPE_NONE, srv_h_credit_score,
+     "score a credit application: decision, PD, score and reasons, journaled", "CreditApplication",
+     SRV_BODY_JSON, NULL, NULL, false},
+    {SRV_POST, "/v1/applications", R_SERVICE, SRV_SCOPE_NONE, srv_h_application_create,
+     "decide a new credit application with the champion and store it, journaled", "Application",
+     SRV_BODY_JSON, NULL, NULL, false},
+
     {SRV_GET, "/v1/keys", R_ADMIN, SRV_SCOPE_NONE, srv_h_keys_list,
      "API keys (never their secrets)", NULL, SRV_BODY_NONE, NULL, NULL, false},
     {SRV_POST, "/v1/keys", R_ADMIN, SRV_SCOPE_NONE, srv_h_key_create,

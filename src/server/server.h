@@ -363,5 +363,7 @@ int srv_h_keys_list(struct srv_req *r);
 int srv_h_key_create(struct srv_req *r);
 int srv_h_key_revoke(struct srv_req *r);
 int srv_h_config(struct srv_req *r);
+int srv_h_credit_score(struct srv_req *r);
+int srv_h_application_create(struct srv_req *r);
 
 #endif

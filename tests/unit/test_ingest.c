@@ -717,6 +717,32 @@ static void case_kill(struct env *e)
     cr_assert_eq(count(e, "transactions"), 4);
 }
 
+/* A credit decision (columns teller sets, not files) survives loading the
+ * same application again, while the columns the file gives are updated. */
+static void case_reingest_keeps_decisions(struct env *e)
+{
+    load_fixtures(e);
+    const char *hdr = "id,customer_id,product_id,applied_at,currency,amount,term_months,purpose,"
+                      "annual_income,existing_debt,employment_years,delinquencies_2y,status,"
+                      "defaulted_12m\n";
+    char v1[512], v2[512];
+    snprintf(v1, sizeof v1, "%sAP1,C1,P2,2026-02-01T10:00:00Z,USD,5000.00,,card,70000.00,0.00,6,0,"
+             "pending,\n", hdr);
+    snprintf(v2, sizeof v2, "%sAP1,C1,P2,2026-02-01T10:00:00Z,USD,5000.00,,card,70000.00,0.00,6,0,"
+             "approved,0\n", hdr);
+    ingest_ok(e, "applications", "apps1.csv", v1, 1);
+    tl_err err = {0};
+    tl_value p[] = {TL_TEXT("approve"), TL_INT(612), TL_TEXT("AP1")};
+    cr_assert_eq(tl_store_exec(e->s, "UPDATE applications SET decision = ?, decision_score = ? "
+                                     "WHERE id = ?", 3, p, NULL, NULL, &err), 0, "%s", err.msg);
+    ingest_ok(e, "applications", "apps2.csv", v2, 1);
+    cr_assert_eq(query_int(e, "SELECT decision_score FROM applications WHERE id = ?", "AP1"), 612,
+                 "the decision was lost on %s", tl_store_backend(e->s));
+    cr_assert_eq(query_int(e, "SELECT defaulted_12m FROM applications WHERE id = ?", "AP1"), 0,
+                 "the file's new value was not loaded");
+}
+
+Test(ingest, reingest_keeps_decisions) { both(case_reingest_keeps_decisions); }
 Test(ingest, roundtrip_counts_and_sums) { both(case_roundtrip); }
 Test(ingest, jsonl) { both(case_jsonl); }
 Test(ingest, jsonl_syntax) { both(case_jsonl_syntax); }
