@@ -84,12 +84,12 @@ int srv_h_credit_score(struct srv_req *r)
     if (!app)
         return 0;
     tl_err err = {0};
-    tl_credit_model *m = NULL;
+    struct srv_model_ref *ref = NULL;
     json_t *d = NULL;
-    int rc = tl_credit_model_load(r->ctx, NULL, &m, &err);
+    int rc = srv_models_credit(r->srv, r->ctx, &ref, &err);
     if (rc == 0)
-        rc = tl_credit_score_json(m, app, &d, &err);
-    tl_credit_model_free(m);
+        rc = tl_credit_score_json(srv_model_credit(ref), app, &d, &err);
+    srv_model_release(ref);
     json_decref(app);
     if (rc < 0)
         return srv_reply_tl(r, rc, &err, NULL);
@@ -106,12 +106,12 @@ int srv_h_application_create(struct srv_req *r)
     if (!app)
         return 0;
     tl_err err = {0};
-    tl_credit_model *m = NULL;
+    struct srv_model_ref *ref = NULL;
     json_t *d = NULL;
-    int rc = tl_credit_model_load(r->ctx, NULL, &m, &err);
+    int rc = srv_models_credit(r->srv, r->ctx, &ref, &err);
     if (rc == 0)
-        rc = tl_credit_apply(r->ctx, m, app, &d, &err);
-    tl_credit_model_free(m);
+        rc = tl_credit_apply(r->ctx, srv_model_credit(ref), app, &d, &err);
+    srv_model_release(ref);
     char cust[SRV_PARAM_MAX] = "";
     const char *c = json_string_value(json_object_get(app, "customer_id"));
     if (c)

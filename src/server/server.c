@@ -356,7 +356,8 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
     s.metrics = srv_metrics_new(srv_n_routes);
     s.rl = srv_ratelimit_new((double)rate, (double)burst);
     s.keycache = srv_keycache_new();
-    if (!s.metrics || (rate > 0 && !s.rl) || !s.keycache) {
+    s.models = srv_models_new();
+    if (!s.metrics || (rate > 0 && !s.rl) || !s.keycache || !s.models) {
         rc = tl_err_set(err, TL_ENOMEM, "out of memory starting the server");
         goto out_early;
     }
@@ -455,6 +456,7 @@ out:
     pthread_mutex_destroy(&s.ingest_lock);
     pthread_cond_destroy(&s.reaper_cond);
 out_early:
+    srv_models_free(s.models);
     srv_keycache_free(s.keycache);
     srv_ratelimit_free(s.rl);
     srv_metrics_free(s.metrics);

@@ -136,6 +136,8 @@ struct srv {
     struct srv_auditq *auditq;
     /* API keys verified lately (keycache.c) */
     struct srv_keycache *keycache;
+    /* the models routes score with, loaded once (models.c) */
+    struct srv_models *models;
 
     atomic_bool stopping; /* tell the reaper to end */
     atomic_bool draining; /* SIGTERM: finish what is in flight, close keep-alives */
@@ -158,6 +160,18 @@ void srv_keycache_put(struct srv_keycache *c, const char *token, size_t len, int
                       int64_t key_expires_ms, const struct tl_principal *who);
 /* Forgets every key (a revocation through this server). */
 void srv_keycache_clear(struct srv_keycache *c);
+
+/* ---- models.c: the champion models, loaded once and shared ----
+ * srv_models_credit gives the credit champion with a reference the caller
+ * releases with srv_model_release; a promotion made elsewhere is seen
+ * within a second. TL_ENOTFOUND when the task has no champion. */
+struct srv_models;
+struct srv_model_ref;
+struct srv_models *srv_models_new(void);
+void srv_models_free(struct srv_models *m);
+int srv_models_credit(struct srv *s, tl_ctx *ctx, struct srv_model_ref **out, tl_err *err);
+const struct tl_credit_model *srv_model_credit(const struct srv_model_ref *ref);
+void srv_model_release(struct srv_model_ref *ref);
 
 /* Runs the server on cfg until SIGTERM or SIGINT, then drains and returns 0;
  * on a start-up failure returns a TL_E* code with err filled. announce (may
