@@ -681,9 +681,10 @@ int srv_json_body(struct srv_req *r, const struct srv_field *fields, json_t **ou
     return 0;
 }
 
-/* Fills r's audit event; its strings live in r until the request ends. */
+/* Fills r's audit event; its strings live in r until the request ends
+ * (model_version and inputs_digest, for decisions, are the caller's). */
 static void audit_event(struct srv_req *r, const char *action, const char *customer_id,
-                        const char *details)
+                        const char *details, const char *model_version, const char *inputs_digest)
 {
     snprintf(r->audit_resource, sizeof r->audit_resource, "%s %s",
              srv_method_name(r->route->method), r->route->path);
@@ -696,6 +697,8 @@ static void audit_event(struct srv_req *r, const char *action, const char *custo
         .resource = r->audit_resource,
         .customer_id = customer_id ? r->audit_customer : NULL,
         .request_id = r->request_id,
+        .model_version = model_version,
+        .inputs_digest = inputs_digest,
         .details = details,
     };
 }
@@ -718,7 +721,13 @@ static int audit_failed(struct srv_req *r, int rc, tl_err *err)
 
 int srv_audit(struct srv_req *r, const char *action, const char *customer_id, const char *details)
 {
-    audit_event(r, action, customer_id, details);
+    return srv_audit_decision(r, action, customer_id, details, NULL, NULL);
+}
+
+int srv_audit_decision(struct srv_req *r, const char *action, const char *customer_id,
+                       const char *details, const char *model_version, const char *inputs_digest)
+{
+    audit_event(r, action, customer_id, details, model_version, inputs_digest);
     if (srv_auditq_submit(r, true) < 0)
         return audit_failed(r, 0, NULL);
     /* details is the caller's and goes out of scope: the row is written */
@@ -730,7 +739,7 @@ int srv_audit(struct srv_req *r, const char *action, const char *customer_id, co
 
 int srv_audit_reply(struct srv_req *r, const char *action, const char *customer_id, json_t *body)
 {
-    audit_event(r, action, customer_id, NULL);
+    audit_event(r, action, customer_id, NULL, NULL, NULL);
     r->audit_answer = body;
     if (srv_auditq_submit(r, false) < 0) {
         json_decref(r->audit_answer);

@@ -4,9 +4,10 @@
  * (POST /v1/applications), each journaled before it is answered.
  *
  * A decision's audit row carries the model version and the inputs digest
- * in their own columns (not only in details), so the row goes through the
- * audit writer like srv_audit's but with those two fields set. A decision
- * that could not be journaled is not answered.
+ * in their own columns (srv_audit_decision), besides the decision, PD,
+ * score and reasons in its details. A decision that could not be journaled
+ * is not answered. Both score with the credit champion, loaded once and
+ * shared between workers (models.c).
  */
 #include "server.h"
 
@@ -45,40 +46,16 @@ static int audit_decision(struct srv_req *r, const char *action, const char *cus
         srv_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "no_memory", NULL, "out of memory");
         return -1;
     }
-    snprintf(r->audit_resource, sizeof r->audit_resource, "%s %s",
-             srv_method_name(r->route->method), r->route->path);
-    if (customer_id)
-        snprintf(r->audit_customer, sizeof r->audit_customer, "%s", customer_id);
-    r->audit_ev = (struct tl_audit_event){
-        .actor = r->who.subject,
-        .role = tl_role_name(r->who.role),
-        .action = action,
-        .resource = r->audit_resource,
-        .customer_id = customer_id ? r->audit_customer : NULL,
-        .request_id = r->request_id,
-        .model_version = json_string_value(json_object_get(d, "model")),
-        .inputs_digest = json_string_value(json_object_get(d, "inputs_digest")),
-        .details = details,
-    };
-    int rc = srv_auditq_submit(r, true);
-    r->audit_state = SRV_AUDIT_NONE;
+    int rc = srv_audit_decision(r, action, customer_id, details,
+                                json_string_value(json_object_get(d, "model")),
+                                json_string_value(json_object_get(d, "inputs_digest")));
     free(details);
-    if (rc < 0) {
-        srv_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "internal", NULL,
-                        "the server is shutting down; try again (request id %s)", r->request_id);
-        return -1;
-    }
-    if (r->audit_rc < 0) {
-        srv_log(r, TL_LOG_ERROR, "credit decision not journaled: %s", r->audit_err.msg);
-        srv_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL,
-                        "the decision could not be journaled, so it is not given (request id %s)",
-                        r->request_id);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
-int srv_h_credit_score(struct srv_req *r)
+/* Both routes: the body, the champion, then score (or decide and store),
+ * journal, answer. */
+static int decide(struct srv_req *r, bool store)
 {
     json_t *app = body_object(r);
     if (!app)
@@ -88,40 +65,30 @@ int srv_h_credit_score(struct srv_req *r)
     json_t *d = NULL;
     int rc = srv_models_credit(r->srv, r->ctx, &ref, &err);
     if (rc == 0)
-        rc = tl_credit_score_json(srv_model_credit(ref), app, &d, &err);
-    srv_model_release(ref);
-    json_decref(app);
-    if (rc < 0)
-        return srv_reply_tl(r, rc, &err, NULL);
-    if (audit_decision(r, "credit.decision", NULL, d) < 0) {
-        json_decref(d);
-        return 0;
-    }
-    return srv_reply_json(r, MHD_HTTP_OK, d);
-}
-
-int srv_h_application_create(struct srv_req *r)
-{
-    json_t *app = body_object(r);
-    if (!app)
-        return 0;
-    tl_err err = {0};
-    struct srv_model_ref *ref = NULL;
-    json_t *d = NULL;
-    int rc = srv_models_credit(r->srv, r->ctx, &ref, &err);
-    if (rc == 0)
-        rc = tl_credit_apply(r->ctx, srv_model_credit(ref), app, &d, &err);
+        rc = store ? tl_credit_apply(r->ctx, srv_model_credit(ref), app, &d, &err)
+                   : tl_credit_score_json(srv_model_credit(ref), app, &d, &err);
     srv_model_release(ref);
     char cust[SRV_PARAM_MAX] = "";
-    const char *c = json_string_value(json_object_get(app, "customer_id"));
+    const char *c = store ? json_string_value(json_object_get(app, "customer_id")) : NULL;
     if (c)
         snprintf(cust, sizeof cust, "%s", c);
     json_decref(app);
     if (rc < 0)
         return srv_reply_tl(r, rc, &err, NULL);
-    if (audit_decision(r, "credit.application", cust[0] ? cust : NULL, d) < 0) {
+    if (audit_decision(r, store ? "credit.application" : "credit.decision", cust[0] ? cust : NULL,
+                       d) < 0) {
         json_decref(d);
         return 0;
     }
-    return srv_reply_json(r, MHD_HTTP_CREATED, d);
+    return srv_reply_json(r, store ? MHD_HTTP_CREATED : MHD_HTTP_OK, d);
+}
+
+int srv_h_credit_score(struct srv_req *r)
+{
+    return decide(r, false);
+}
+
+int srv_h_application_create(struct srv_req *r)
+{
+    return decide(r, true);
 }

@@ -289,6 +289,10 @@ int srv_json_body(struct srv_req *r, const struct srv_field *fields, json_t **ou
  * waits on this thread until it is committed. Returns 0, or -1 after
  * answering 500 (503 while shutting down). */
 int srv_audit(struct srv_req *r, const char *action, const char *customer_id, const char *details);
+/* srv_audit for a decision: the row also names the model version and the
+ * digest of the inputs it decided on. */
+int srv_audit_decision(struct srv_req *r, const char *action, const char *customer_id,
+                       const char *details, const char *model_version, const char *inputs_digest);
 
 /* Answers a customer-data read with body (a reference stolen) once its audit
  * row is committed: the connection is suspended meanwhile and the thread
