@@ -102,8 +102,10 @@ TL_API int tl_registry_retire(tl_ctx *ctx, const char *id, const char *actor, tl
 /* The model card as Markdown: a heading with id, task, algo, status and
  * date, then the sections of metadata.card in the order intended_use, data,
  * metrics, fairness, limitations (objects as two-column tables, arrays as
- * lists or tables, strings as paragraphs), and the artifact checksum. *md is
- * malloc'ed. */
+ * lists or tables, strings as paragraphs), then the card's other sections in
+ * byte order of their keys ("points" as a table starting variable, bin,
+ * points; metadata.points_table when the card has none), and the artifact
+ * checksum. *md is malloc'ed. */
 TL_API int tl_registry_card_markdown(const struct tl_model_info *m, char **md, tl_err *err);
 
 /* info as JSON (id, task, version, algo, status, created as ISO 8601,

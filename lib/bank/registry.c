@@ -816,9 +816,10 @@ static void md_object_table(struct md *b, const json_t *o)
     }
 }
 
-/* An array of objects as one table, its columns the keys in first-seen
- * order; anything else as a list. */
-static void md_array(struct md *b, const json_t *a)
+/* An array of objects as one table, its columns the n_lead names of lead
+ * first (whether or not the rows have them), then the other keys in
+ * first-seen order; anything else as a list. */
+static void md_array(struct md *b, const json_t *a, const char *const *lead, size_t n_lead)
 {
     bool objects = json_array_size(a) > 0;
     size_t i;
@@ -840,6 +841,10 @@ static void md_array(struct md *b, const json_t *a)
     }
     const char *cols[TABLE_COLS_MAX];
     size_t n_cols = 0;
+    while (n_cols < n_lead && n_cols < TABLE_COLS_MAX) {
+        cols[n_cols] = lead[n_cols];
+        n_cols++;
+    }
     json_array_foreach(a, i, v) {
         const char *k;
         json_t *x;
@@ -871,7 +876,10 @@ static void md_array(struct md *b, const json_t *a)
     }
 }
 
-static void md_section(struct md *b, const char *title, const json_t *v)
+/* One "## title" section; an array of objects becomes a table whose
+ * columns start with lead (see md_array). */
+static void md_section(struct md *b, const char *title, const json_t *v, const char *const *lead,
+                       size_t n_lead)
 {
     md_printf(b, "\n## %s\n\n", title);
     if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v))) {
@@ -879,7 +887,7 @@ static void md_section(struct md *b, const char *title, const json_t *v)
     } else if (json_is_object(v)) {
         md_object_table(b, v);
     } else if (json_is_array(v)) {
-        md_array(b, v);
+        md_array(b, v, lead, n_lead);
     } else {
         char *t = value_text(v);
         if (!t) {
@@ -891,6 +899,82 @@ static void md_section(struct md *b, const char *title, const json_t *v)
             md_put(b, "\n", 1);
         free(t);
     }
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A card key as a section title: "points" -> "Points", "data_drift" ->
+ * "Data drift"; control characters become spaces so that a key cannot
+ * break the heading, and a long key is cut (never inside a UTF-8
+ * character). */
+static void section_title(const char *key, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *c = key; *c && n + 1 < cap; c++, n++) {
+        unsigned char u = (unsigned char)*c;
+        out[n] = (u == '_' || u < 0x20 || u == 0x7f) ? ' ' : (char)u;
+    }
+    if (key[n]) {
+        size_t lead = n;
+        while (lead > 0 && ((unsigned char)out[lead - 1] & 0xC0) == 0x80)
+            lead--;
+        if (lead > 0 && (unsigned char)out[lead - 1] >= 0xC0) {
+            unsigned char u = (unsigned char)out[lead - 1];
+            size_t need = u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : 2;
+            if (n - (lead - 1) < need)
+                n = lead - 1;
+        }
+    }
+    out[n] = 0;
+    if (out[0] >= 'a' && out[0] <= 'z')
+        out[0] = (char)(out[0] - 'a' + 'A');
+}
+
+/* The card's sections other than the standard five, after them in byte
+ * order of their keys (stable whatever order the JSON had): what a trainer
+ * adds, such as the credit scorecard's "points" table. A card without
+ * "points" whose metadata has a "points_table" (variable, bin, points, ...)
+ * gets that as its Points section. */
+static void md_extra_sections(struct md *b, const json_t *card, const json_t *metadata,
+                              const char *const *standard, size_t n_standard)
+{
+    static const char *const POINTS_COLS[] = {"variable", "bin", "points"};
+    const json_t *points_table = json_object_get(metadata, "points_table");
+    if (!json_is_array(points_table) || (card && json_object_get(card, "points")))
+        points_table = NULL;
+    size_t cap = (card ? json_object_size(card) : 0) + 1, n = 0;
+    const char **keys = malloc(cap * sizeof *keys);
+    if (!keys) {
+        b->rc = b->rc < 0 ? b->rc : TL_ENOMEM;
+        return;
+    }
+    const char *k;
+    json_t *v;
+    if (card) {
+        json_object_foreach((json_t *)card, k, v) {
+            size_t i = 0;
+            while (i < n_standard && strcmp(k, standard[i]) != 0)
+                i++;
+            if (i == n_standard)
+                keys[n++] = k;
+        }
+    }
+    if (points_table)
+        keys[n++] = "points";
+    qsort(keys, n, sizeof *keys, by_name);
+    for (size_t i = 0; i < n; i++) {
+        char title[80];
+        section_title(keys[i], title, sizeof title);
+        const json_t *x = card ? json_object_get(card, keys[i]) : NULL;
+        /* a scorecard's points table reads variable, bin, points first */
+        bool points = strcmp(keys[i], "points") == 0;
+        md_section(b, title, x ? x : points_table, points ? POINTS_COLS : NULL,
+                   points ? sizeof POINTS_COLS / sizeof POINTS_COLS[0] : 0);
+    }
+    free(keys);
 }
 
 int tl_registry_card_markdown(const struct tl_model_info *m, char **md, tl_err *err)
@@ -923,8 +1007,12 @@ int tl_registry_card_markdown(const struct tl_model_info *m, char **md, tl_err *
         const json_t *v = card ? json_object_get(card, SECTIONS[i].key) : NULL;
         if (!v && SECTIONS[i].fallback)
             v = json_object_get(m->metadata, SECTIONS[i].fallback);
-        md_section(&b, SECTIONS[i].title, v);
+        md_section(&b, SECTIONS[i].title, v, NULL, 0);
     }
+    const char *standard[sizeof SECTIONS / sizeof SECTIONS[0]];
+    for (size_t i = 0; i < sizeof SECTIONS / sizeof SECTIONS[0]; i++)
+        standard[i] = SECTIONS[i].key;
+    md_extra_sections(&b, card, m->metadata, standard, sizeof standard / sizeof standard[0]);
     md_str(&b, "\n## Artifact\n\n");
     md_printf(&b,
               "%zu bytes, SHA-256 `%s`. The registry checks this checksum every time the model "

@@ -4,8 +4,9 @@
  * count up per task (also when two processes add at once), promotion swaps
  * the champion and retires the old one, a task without a champion says so,
  * an artifact altered or truncated in the store is refused with TL_ECRYPTO
- * (and cannot be promoted), the model card has its sections, and every change
- * leaves an audit row.
+ * (and cannot be promoted), the model card has its sections (the standard
+ * five, then any others in key order, a scorecard's points as a table), and
+ * every change leaves an audit row.
  */
 #include <criterion/criterion.h>
 
@@ -314,6 +315,130 @@ BOTH(card_has_its_sections)
     cr_assert_eq(tl_registry_get(e->ctx, "credit-v1", &m, &err), 0, "%s", err.msg);
     cr_assert_str_eq(m.checksum, hex);
     tl_model_info_clear(&m);
+}
+
+/* The card of a new credit model with metadata meta, as Markdown (malloc'ed). */
+static char *card_md(struct env *e, const char *meta)
+{
+    char id[TL_MODEL_ID_MAX];
+    add(e->ctx, "credit", "w", meta, id);
+    struct tl_model_info m;
+    tl_err err = {0};
+    cr_assert_eq(tl_registry_get(e->ctx, id, &m, &err), 0, "%s", err.msg);
+    char *md = NULL;
+    cr_assert_eq(tl_registry_card_markdown(&m, &md, &err), 0, "%s", err.msg);
+    tl_model_info_clear(&m);
+    return md;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* The card from "## Limitations" up to "## Artifact": what does not depend
+ * on the model's id or creation time. */
+static char *card_tail(const char *md)
+{
+    const char *a = strstr(md, "\n## Limitations"), *z = strstr(md, "\n## Artifact");
+    cr_assert(a && z && a < z, "%s", md);
+    return strndup(a, (size_t)(z - a));
+}
+
+/* A card as the credit trainer writes it: the five sections, then "points"
+ * (its rows' keys in another order than the table's), and other sections a
+ * trainer may add. */
+static const char EXTRA_META[] =
+    "{\"card\":{\"intended_use\":\"Scores loans.\",\"data\":{\"rows\":400},"
+    "  \"metrics\":{\"AUC\":\"0.7806\"},\"fairness\":[],\"limitations\":\"Retrain yearly.\","
+    "  \"zeta_notes\":\"Last.\","
+    "  \"points\":[{\"WoE\":\"-0.192\",\"rows\":272,\"points\":\"68.6\",\"bin\":\"(-inf, 25770.1]\","
+    "              \"variable\":\"amount\"},"
+    "             {\"variable\":\"purpose\",\"bin\":\"a|b\",\"points\":\"53.9\",\"WoE\":\"0.436\","
+    "              \"rows\":58}],"
+    "  \"calibration\":{\"method\":\"platt\"},"
+    "  \"data_drift\":null,"
+    "  \"x\\ny\":\"a key with a line break\"},"
+    " \"points_table\":[{\"variable\":\"amount\",\"bin\":\"ignored\",\"points\":1.0}]}";
+
+/* The same card with its keys in another order. */
+static const char EXTRA_META_SHUFFLED[] =
+    "{\"card\":{\"x\\ny\":\"a key with a line break\",\"data_drift\":null,"
+    "  \"calibration\":{\"method\":\"platt\"},"
+    "  \"points\":[{\"WoE\":\"-0.192\",\"rows\":272,\"points\":\"68.6\",\"bin\":\"(-inf, 25770.1]\","
+    "              \"variable\":\"amount\"},"
+    "             {\"variable\":\"purpose\",\"bin\":\"a|b\",\"points\":\"53.9\",\"WoE\":\"0.436\","
+    "              \"rows\":58}],"
+    "  \"zeta_notes\":\"Last.\",\"limitations\":\"Retrain yearly.\",\"fairness\":[],"
+    "  \"metrics\":{\"AUC\":\"0.7806\"},\"data\":{\"rows\":400},\"intended_use\":\"Scores loans.\"}}";
+
+BOTH(card_renders_other_sections_after_the_five)
+{
+    char *md = card_md(e, EXTRA_META);
+    const char *want[] = {
+        /* the points table: variable, bin, points first, then the rest as first seen */
+        "\n## Points\n\n| variable | bin | points | WoE | rows |\n|---|---|---|---|---|\n"
+        "| amount | (-inf, 25770.1] | 68.6 | -0.192 | 272 |\n"
+        "| purpose | a\\|b | 53.9 | 0.436 | 58 |\n",
+        "\n## Calibration\n\n| | |\n|---|---|\n| method | platt |\n",
+        "\n## Data drift\n\nNot documented.\n",
+        "\n## Zeta notes\n\nLast.\n",
+        "\n## X y\n\na key with a line break\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(strstr(md, want[i]), "card lacks \"%s\":\n%s", want[i], md);
+    /* after the five, in byte order of their keys, each once */
+    const char *order[] = {"## Limitations", "## Calibration", "## Data drift", "## Points",
+                           "## X y",         "## Zeta notes",  "## Artifact"};
+    for (size_t i = 0; i + 1 < sizeof order / sizeof order[0]; i++)
+        cr_assert_lt(strstr(md, order[i]), strstr(md, order[i + 1]), "%s before %s:\n%s", order[i],
+                     order[i + 1], md);
+    const char *once[] = {"## Intended use", "## Data\n", "## Metrics", "## Fairness",
+                          "## Limitations",  "## Points", "| amount |"};
+    for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
+        cr_assert_eq(count(md, once[i]), 1, "\"%s\" not exactly once:\n%s", once[i], md);
+    cr_assert_null(strstr(md, "ignored"), "card.points wins over metadata.points_table:\n%s", md);
+
+    /* the order of the keys in the stored JSON changes nothing */
+    char *md2 = card_md(e, EXTRA_META_SHUFFLED);
+    char *t1 = card_tail(md), *t2 = card_tail(md2);
+    cr_assert_str_eq(t1, t2);
+    free(t1);
+    free(t2);
+    free(md2);
+    free(md);
+
+    /* no card.points: metadata.points_table stands in (as the trainer writes it) */
+    md = card_md(e, "{\"card\":{\"intended_use\":\"Scores loans.\"},"
+                    " \"points_table\":[{\"variable\":\"income\",\"bin\":\"missing\","
+                    "\"points\":-3.5,\"woe\":0.25,\"n\":7}]}");
+    cr_assert(strstr(md, "\n## Points\n\n| variable | bin | points | woe | n |\n|---|---|---|---|---|\n"
+                         "| income | missing | -3.5 | 0.25 | 7 |\n"),
+              "%s", md);
+    cr_assert_lt(strstr(md, "## Limitations"), strstr(md, "## Points"));
+    free(md);
+
+    /* a long key is cut for its title, never inside a UTF-8 character: 78
+     * bytes of 'k', then "é" (2 bytes) across the 79-byte limit */
+    char meta[512], key[128];
+    memset(key, 'k', 78);
+    snprintf(key + 78, sizeof key - 78, "\xc3\xa9tail");
+    snprintf(meta, sizeof meta, "{\"card\":{\"%s\":\"long\"}}", key);
+    md = card_md(e, meta);
+    char title[128];
+    snprintf(title, sizeof title, "\n## K%.77s\n\nlong\n", key + 1);
+    cr_assert(strstr(md, title), "no \"%s\" in:\n%s", title, md);
+    free(md);
+
+    /* the five sections alone: nothing after Limitations but the artifact */
+    md = card_md(e, CARD_META);
+    char *t = card_tail(md);
+    cr_assert_eq(count(t, "\n## "), 1, "%s", t);
+    free(t);
+    free(md);
 }
 
 struct actions {
