@@ -28,9 +28,6 @@
 #include <strings.h>
 
 #define VALID_FRAC 0.2
-#ifndef GBDT_AUC_TOL
-#define GBDT_AUC_TOL 0.003
-#endif
 
 int tl_credit_algo_parse(const char *s, enum tl_credit_algo *out, tl_err *err)
 {
@@ -281,10 +278,13 @@ struct fit {
     tl_woe *woe;
     tl_linear *lin;
     tl_gbdt *gb;
+    tl_gbdt *gb0;   /* a bag's first member, the only one that never saw the
+                       validation split: the validation figures come from it */
     tl_calibrator cal;
     json_t *hp;     /* the chosen hyperparameters */
     json_t *search; /* every combination tried, with its validation AUC */
     double valid_auc;
+    double train_s; /* wall seconds the fit took, search included */
 };
 
 static void fit_clear(struct fit *f)
@@ -293,6 +293,7 @@ static void fit_clear(struct fit *f)
     tl_woe_free(f->woe);
     tl_linear_free(f->lin);
     tl_gbdt_free(f->gb);
+    tl_gbdt_free(f->gb0);
     tl_calibrator_clear(&f->cal);
     json_decref(f->hp);
     json_decref(f->search);
@@ -431,96 +432,254 @@ static int fit_scorecard(const struct prep *p, const tl_frame *ftr, const uint8_
     return rc;
 }
 
+/* The trees' search grid: depth, min child weight, learning rate, row and
+ * column subsampling. Early stopping makes each cheap; shallow trees suit
+ * small tables (German credit), deeper ones with larger leaves the big ones. */
+static const struct gbdt_hp {
+    int depth;
+    double mcw, eta, subsample, colsample;
+} GBDT_GRID[] = {
+    {2, 1, 0.1, 0.8, 0.8},  {3, 1, 0.1, 0.8, 0.8},   {4, 5, 0.1, 0.8, 0.8},
+    {6, 10, 0.1, 0.8, 0.8}, {6, 10, 0.05, 0.8, 0.8}, {4, 1, 0.05, 0.7, 0.5},
+};
+#define N_GBDT_GRID (sizeof GBDT_GRID / sizeof GBDT_GRID[0])
+#define GBDT_EARLY_STOP 30
+#define GBDT_MAX_SPLITS 5
+/* Up to this many rows the trees' search uses GBDT_MAX_SPLITS validation
+ * splits (cheap there, and a 160-row validation set alone picks by noise);
+ * above, 3. */
+#define GBDT_SMALL_ROWS 5000
+
+/* Rows of the union U = ftr + fva (fva's rows after ftr's) for search split
+ * s: split 0 validates on fva; split s >= 1 on the ftr rows of inner fold
+ * s - 1, training on the rest of U. Copies them into Xt/yt and Xv/yv. */
+static void split_rows(const float *X, const uint8_t *y, size_t ntr, size_t nva, size_t d,
+                       const int *ifold, int s, float *Xt, uint8_t *yt, size_t *nt, float *Xv,
+                       uint8_t *yv, size_t *nv)
+{
+    *nt = *nv = 0;
+    for (size_t i = 0; i < ntr + nva; i++) {
+        bool valid = s == 0 ? i >= ntr : (i < ntr && ifold[i] == s - 1);
+        float *dst = valid ? Xv + *nv * d : Xt + *nt * d;
+        memcpy(dst, X + i * d, d * sizeof *X);
+        if (valid)
+            yv[(*nv)++] = y[i];
+        else
+            yt[(*nt)++] = y[i];
+    }
+}
+
+/* One booster whose margin is the mean of the members' margins: their trees
+ * in one XGBoost JSON model, every leaf value divided by the member count.
+ * The members share base_score (0.5, margin 0), so the sum of the scaled
+ * trees is exactly the mean; our tree walk and TreeSHAP then treat the bag as
+ * any other model, and XGBoost's own loaders read it. */
+static int gbdt_bag(tl_gbdt *const *mem, int k, tl_gbdt **out, tl_err *err)
+{
+    json_t *doc = NULL, *trees = NULL, *info = NULL;
+    int rc = 0, id = 0;
+    const char *base = NULL;
+    for (int i = 0; rc == 0 && i < k; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        rc = tl_gbdt_save(mem[i], &buf, &len, err);
+        if (rc < 0)
+            break;
+        json_t *d = json_loadb(buf, len, 0, NULL);
+        free(buf);
+        json_t *lr = json_object_get(d, "learner");
+        json_t *mo = json_object_get(json_object_get(lr, "gradient_booster"), "model");
+        json_t *t = json_object_get(mo, "trees");
+        const char *bs = json_string_value(
+            json_object_get(json_object_get(lr, "learner_model_param"), "base_score"));
+        if (!json_is_array(t) || !bs || (base && strcmp(base, bs) != 0)) {
+            json_decref(d);
+            rc = tl_err_set(err, TL_EINTERNAL, "gbdt bagging: member %d has another layout", i);
+            break;
+        }
+        size_t j;
+        json_t *tree;
+        json_array_foreach(t, j, tree) {
+            json_t *lc = json_object_get(tree, "left_children");
+            json_t *sc = json_object_get(tree, "split_conditions");
+            json_t *bw = json_object_get(tree, "base_weights");
+            for (size_t n = 0; n < json_array_size(lc); n++) {
+                json_t *w = json_array_get(bw, n);
+                if (json_is_number(w))
+                    json_array_set_new(bw, n, json_real(json_number_value(w) / k));
+                if (json_integer_value(json_array_get(lc, n)) == -1)
+                    json_array_set_new(sc, n, json_real(json_number_value(json_array_get(sc, n)) / k));
+            }
+            json_object_set_new(tree, "id", json_integer(id++));
+        }
+        if (!doc) {
+            doc = d;
+            trees = t;
+            info = json_object_get(mo, "tree_info");
+            base = bs;
+            continue;
+        }
+        json_array_foreach(t, j, tree) {
+            json_array_append(trees, tree);
+            json_array_append_new(info, json_integer(0));
+        }
+        json_decref(d);
+    }
+    if (rc == 0) {
+        char nt[24];
+        snprintf(nt, sizeof nt, "%d", id);
+        json_t *mp = json_object_get(json_object_get(json_object_get(json_object_get(
+                                         json_object_get(doc, "learner"), "gradient_booster"),
+                                         "model"), "gbtree_model_param"), "num_trees");
+        (void)mp;
+        json_object_set_new(json_object_get(json_object_get(json_object_get(json_object_get(doc,
+                                "learner"), "gradient_booster"), "model"), "gbtree_model_param"),
+                            "num_trees", json_string(nt));
+        char *bytes = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        rc = bytes ? tl_gbdt_load(bytes, strlen(bytes), out, err)
+                   : tl_err_set(err, TL_ENOMEM, "out of memory");
+        free(bytes);
+    }
+    json_decref(doc);
+    return rc;
+}
+
 static int fit_gbdt(const struct prep *p, const tl_frame *ftr, const uint8_t *ytr,
                     const tl_frame *fva, const uint8_t *yva, struct fit *out, tl_err *err)
 {
-    static const struct { int depth; double mcw, eta; } GRID[] = {
-        {2, 1, 0.1}, {3, 1, 0.1}, {4, 5, 0.1}, {6, 10, 0.1},
-    };
     struct tl_encoder_opts eo = enc_opts(p, false);
     int rc = tl_encoder_fit(ftr, &eo, &out->enc, err);
     if (rc < 0)
         return rc;
     size_t d = tl_encoder_n_features(out->enc), ntr = tl_frame_rows(ftr), nva = tl_frame_rows(fva);
+    size_t nu = ntr + nva;
     if (d > CREDIT_MAX_FEATURES || tl_encoder_n_inputs(out->enc) > CREDIT_MAX_INPUTS)
         return tl_err_set(err, TL_ETOOBIG, "%zu features from %zu columns: a credit model takes at "
                                            "most %d features and %d columns",
                           d, tl_encoder_n_inputs(out->enc), CREDIT_MAX_FEATURES, CREDIT_MAX_INPUTS);
-    float *Xtr = malloc((ntr ? ntr : 1) * d * sizeof *Xtr);
-    float *Xva = malloc((nva ? nva : 1) * d * sizeof *Xva);
-    double *m = malloc((nva ? nva : 1) * sizeof *m);
-    rc = (!Xtr || !Xva || !m) ? tl_err_set(err, TL_ENOMEM, "out of memory") : 0;
+    /* validation splits per candidate, each a member of the final bag; one
+     * when a class is too small to spread over the inner folds */
+    size_t pos_tr = 0;
+    for (size_t i = 0; i < ntr; i++)
+        pos_tr += ytr[i];
+    int S = nu <= GBDT_SMALL_ROWS ? GBDT_MAX_SPLITS : 3;
+    if (pos_tr < 8 || ntr - pos_tr < 8)
+        S = 1;
+    float *X = malloc(nu * d * sizeof *X), *Xt = malloc(nu * d * sizeof *Xt);
+    float *Xv = malloc(nu * d * sizeof *Xv);
+    uint8_t *y = malloc(nu), *yt = malloc(nu), *yv = malloc(nu);
+    int *ifold = malloc((ntr ? ntr : 1) * sizeof *ifold);
+    double *m = malloc(nu * sizeof *m), *oof = malloc(nu * sizeof *oof);
+    double *boof = malloc(nu * sizeof *boof);
+    uint8_t *yoof = malloc(nu);
+    rc = (!X || !Xt || !Xv || !y || !yt || !yv || !ifold || !m || !oof || !boof || !yoof)
+             ? tl_err_set(err, TL_ENOMEM, "out of memory")
+             : 0;
     if (rc == 0)
-        rc = tl_encoder_transform(out->enc, ftr, Xtr, err);
+        rc = tl_encoder_transform(out->enc, ftr, X, err);
     if (rc == 0)
-        rc = tl_encoder_transform(out->enc, fva, Xva, err);
+        rc = tl_encoder_transform(out->enc, fva, X + ntr * d, err);
+    if (rc == 0) {
+        memcpy(y, ytr, ntr);
+        memcpy(y + ntr, yva, nva);
+        if (S > 1)
+            rc = tl_ml_stratified_folds(ytr, ntr, 4, p->o->seed ^ 0x5eed, ifold, err);
+    }
     out->search = json_array();
     out->valid_auc = -1;
-    enum { N_GRID = sizeof GRID / sizeof GRID[0] };
-    tl_gbdt *cand[N_GRID] = {0};
-    double auc[N_GRID] = {0}, cost[N_GRID] = {0}, best = -1;
-    for (size_t g = 0; rc == 0 && g < N_GRID; g++) {
+    tl_gbdt *best_m[GBDT_MAX_SPLITS] = {0}, *mem[GBDT_MAX_SPLITS] = {0};
+    double best_score = -INFINITY;
+    size_t pick = 0, noof = 0;
+    for (size_t g = 0; rc == 0 && g < N_GBDT_GRID; g++) {
         struct tl_gbdt_opts go = TL_GBDT_OPTS_DEFAULT;
-        go.max_depth = GRID[g].depth;
-        go.min_child_weight = GRID[g].mcw;
-        go.eta = GRID[g].eta;
-        go.max_rounds = 600;
-        go.early_stopping = 30;
+        go.max_depth = GBDT_GRID[g].depth;
+        go.min_child_weight = GBDT_GRID[g].mcw;
+        go.eta = GBDT_GRID[g].eta;
+        go.subsample = GBDT_GRID[g].subsample;
+        go.colsample = GBDT_GRID[g].colsample;
+        go.max_rounds = 1000;
+        go.early_stopping = GBDT_EARLY_STOP;
         go.seed = p->o->seed;
-        /* OpenMP threads cost more than they give on small tables, and spin
-         * badly on a busy machine */
-        go.nthread = (double)ntr * (double)d < 2e6 ? 1 : 0;
-        rc = tl_gbdt_train(Xtr, ytr, ntr, d, Xva, yva, nva, &go, &cand[g], err);
-        if (rc < 0)
+        /* one thread per core (0) where there is enough to share; on small
+         * tables OpenMP's threads cost more than they give */
+        go.nthread = (double)nu * (double)d < 2e5 ? 1 : 0;
+        double auc = 0, ll = 0;
+        int rounds = 0;
+        noof = 0;
+        for (int sp = 0; rc == 0 && sp < S; sp++) {
+            size_t nt, nv;
+            split_rows(X, y, ntr, nva, d, ifold, sp, Xt, yt, &nt, Xv, yv, &nv);
+            tl_gbdt *c = NULL;
+            rc = tl_gbdt_train(Xt, yt, nt, d, Xv, yv, nv, &go, &c, err);
+            if (rc < 0)
+                break;
+            mem[sp] = c;
+            tl_gbdt_margins(c, Xv, nv, m);
+            memcpy(oof + noof, m, nv * sizeof *m);
+            memcpy(yoof + noof, yv, nv);
+            noof += nv;
+            auc += margins_auc(m, yv, nv) / S;
+            double l = 0;
+            for (size_t i = 0; i < nv; i++) {
+                double q = 1.0 / (1.0 + exp(-m[i]));
+                q = q < 1e-15 ? 1e-15 : (q > 1 - 1e-15 ? 1 - 1e-15 : q);
+                l -= yv[i] ? log(q) : log(1 - q);
+            }
+            ll += l / (double)(nv ? nv : 1) / S;
+            rounds += tl_gbdt_rounds(c);
+        }
+        if (rc < 0) {
+            for (int sp = 0; sp < S; sp++)
+                tl_gbdt_free(mem[sp]), mem[sp] = NULL;
             break;
-        tl_gbdt_margins(cand[g], Xva, nva, m);
-        auc[g] = margins_auc(m, yva, nva);
-        double ll = 0;
-        for (size_t i = 0; i < nva; i++) {
-            double q = 1.0 / (1.0 + exp(-m[i]));
-            q = q < 1e-15 ? 1e-15 : (q > 1 - 1e-15 ? 1 - 1e-15 : q);
-            ll -= yva[i] ? log(q) : log(1 - q);
         }
-        ll /= (double)(nva ? nva : 1);
-        /* exact TreeSHAP, which every decision's reasons need, costs about
-         * trees x leaves x depth^2 */
-        cost[g] = tl_gbdt_rounds(cand[g]) * ldexp(1.0, go.max_depth) * go.max_depth * go.max_depth;
-        best = auc[g] > best ? auc[g] : best;
         json_array_append_new(out->search,
-                              json_pack("{s:i,s:f,s:f,s:i,s:f,s:f,s:f}", "max_depth", go.max_depth,
-                                        "min_child_weight", go.min_child_weight, "eta", go.eta,
-                                        "rounds", tl_gbdt_rounds(cand[g]), "valid_auc", auc[g],
-                                        "valid_logloss", ll, "shap_cost", cost[g]));
-    }
-    /* by validation AUC, the ranking a credit decision lives on; among models
-     * within GBDT_AUC_TOL of the best (differences a validation split cannot
-     * tell apart) the cheapest to explain, so scoring with reasons stays fast */
-    size_t pick = 0;
-    for (size_t g = 0; rc == 0 && g < N_GRID; g++) {
-        if (auc[g] < best - GBDT_AUC_TOL)
-            continue;
-        if (!cand[pick] || auc[pick] < best - GBDT_AUC_TOL || cost[g] < cost[pick])
-            pick = g;
-    }
-    for (size_t g = 0; g < N_GRID; g++) {
-        if (rc == 0 && g == pick) {
-            out->gb = cand[g];
-            out->valid_auc = auc[g];
-            out->hp = json_pack("{s:i,s:f,s:f,s:i,s:f,s:f,s:i,s:s}", "max_depth", GRID[g].depth,
-                                "min_child_weight", GRID[g].mcw, "eta", GRID[g].eta, "rounds",
-                                tl_gbdt_rounds(cand[g]), "subsample", 0.8, "colsample", 0.8,
-                                "early_stopping", 30, "calibration", tl_calib_kind_name(p->calib));
-        } else {
-            tl_gbdt_free(cand[g]);
+                              json_pack("{s:i,s:f,s:f,s:f,s:f,s:i,s:f,s:f}", "max_depth",
+                                        go.max_depth, "min_child_weight", go.min_child_weight,
+                                        "eta", go.eta, "subsample", go.subsample, "colsample",
+                                        go.colsample, "rounds", rounds / S, "valid_auc",
+                                        auc, "valid_logloss", ll));
+        /* by mean validation AUC, the ranking a credit decision lives on */
+        bool better = auc > best_score;
+        for (int sp = 0; sp < S; sp++) {
+            if (better) {
+                tl_gbdt_free(best_m[sp]);
+                best_m[sp] = mem[sp];
+            } else {
+                tl_gbdt_free(mem[sp]);
+            }
+            mem[sp] = NULL;
         }
+        if (better) {
+            best_score = auc;
+            pick = g;
+            out->valid_auc = auc;
+            memcpy(boof, oof, noof * sizeof *oof);
+        }
+    }
+    if (rc == 0 && S > 1) {
+        rc = gbdt_bag(best_m, S, &out->gb, err);
+        out->gb0 = best_m[0];
+        best_m[0] = NULL;
+    } else if (rc == 0) {
+        out->gb = best_m[0];
+        best_m[0] = NULL;
     }
     if (rc == 0) {
-        tl_gbdt_margins(out->gb, Xva, nva, m);
-        rc = tl_calibrator_fit(p->calib, m, yva, nva, &out->cal, err);
+        const struct gbdt_hp *h = &GBDT_GRID[pick];
+        out->hp = json_pack("{s:i,s:f,s:f,s:i,s:i,s:f,s:f,s:i,s:s}", "max_depth", h->depth,
+                            "min_child_weight", h->mcw, "eta", h->eta, "bag", S, "trees",
+                            tl_gbdt_rounds(out->gb), "subsample", h->subsample, "colsample",
+                            h->colsample, "early_stopping", GBDT_EARLY_STOP, "calibration",
+                            tl_calib_kind_name(p->calib));
+        /* yoof holds the labels of the last candidate's chunks: the same
+         * rows in the same order for every candidate */
+        rc = tl_calibrator_fit(p->calib, boof, yoof, noof, &out->cal, err);
     }
-    free(Xtr);
-    free(Xva);
-    free(m);
+    for (int sp = 0; sp < GBDT_MAX_SPLITS; sp++)
+        tl_gbdt_free(best_m[sp]);
+    free(X), free(Xt), free(Xv), free(y), free(yt), free(yv), free(ifold), free(m);
+    free(oof), free(boof), free(yoof);
     return rc;
 }
 
@@ -530,12 +689,14 @@ static int fit_algo(enum tl_credit_algo algo, const struct prep *p, const tl_fra
 {
     memset(out, 0, sizeof *out);
     out->algo = algo;
+    int64_t t0 = tl_time_mono_ns();
     int rc = algo == TL_CREDIT_GBDT ? fit_gbdt(p, ftr, ytr, fva, yva, out, err)
                                     : fit_scorecard(p, ftr, ytr, fva, yva, out, err);
     if (rc < 0) {
         tl_err_prefix(err, "%s", algo_name(algo));
         fit_clear(out);
     }
+    out->train_s = (double)(tl_time_mono_ns() - t0) / 1e9;
     return rc;
 }
 
@@ -695,6 +856,7 @@ static int fairness_of(const struct prep *p, const tl_frame *fva, const uint8_t 
 struct cv_result {
     double auc[32];
     double auc_mean, auc_sd, gini, ks, logloss;
+    double train_s; /* mean wall seconds of one fold's fit */
 };
 
 /* Each fold: train on the other folds (with an inner validation split for
@@ -745,6 +907,7 @@ static int cross_validate(const struct prep *p, enum tl_credit_algo algo, const 
             rc = predict(&fit, ft, m, q, err);
         if (rc == 0) {
             r->auc[f] = margins_auc(m, yte, nte);
+            r->train_s += fit.train_s / k;
             for (size_t i = 0; i < nte; i++)
                 oof_m[te[i]] = m[i], oof_p[te[i]] = q[i];
             if (f == 0 && inputs)
@@ -782,10 +945,10 @@ static json_t *cv_json(const struct cv_result *r, int k)
     json_t *folds = json_array();
     for (int f = 0; folds && f < k; f++)
         json_array_append_new(folds, json_real(round(r->auc[f] * 1e6) / 1e6));
-    return json_pack("{s:f,s:f,s:o,s:f,s:f,s:f}", "auc_mean", round(r->auc_mean * 1e6) / 1e6,
+    return json_pack("{s:f,s:f,s:o,s:f,s:f,s:f,s:f}", "auc_mean", round(r->auc_mean * 1e6) / 1e6,
                      "auc_sd", round(r->auc_sd * 1e6) / 1e6, "auc_folds", folds, "gini",
                      round(r->gini * 1e6) / 1e6, "ks", round(r->ks * 1e6) / 1e6, "logloss",
-                     round(r->logloss * 1e6) / 1e6);
+                     round(r->logloss * 1e6) / 1e6, "train_s", round(r->train_s * 1e4) / 1e4);
 }
 
 static int write_folds(const char *path, const int *fold, size_t n, tl_err *err)
@@ -1021,6 +1184,24 @@ static int train_one(tl_ctx *ctx, const struct prep *p, enum tl_credit_algo algo
         mg[i] = d.margin;
         appr[i] = d.outcome == TL_CREDIT_APPROVE;
     }
+    if (rc == 0 && fit.gb0) {
+        /* the bag's other members trained on these rows: measure its first
+         * member, which did not (the artifact above has still scored them all) */
+        size_t d = tl_encoder_n_features(fit.enc);
+        float *X = malloc(nva * d * sizeof *X + 1);
+        rc = X ? tl_encoder_transform(fit.enc, fva, X, err)
+               : tl_err_set(err, TL_ENOMEM, "out of memory");
+        if (rc == 0)
+            tl_gbdt_margins(fit.gb0, X, nva, mg);
+        for (size_t i = 0; rc == 0 && i < nva; i++) {
+            double q = tl_calibrator_apply(&fit.cal, mg[i]);
+            pd[i] = q < 1e-9 ? 1e-9 : (q > 1 - 1e-9 ? 1 - 1e-9 : q);
+            /* the decision as the model's cut-offs make it */
+            double sc = tl_credit_points(pd[i], p->scale.base, p->scale.odds, p->scale.pdo);
+            appr[i] = tl__credit_decide(m, pd[i], sc) == TL_CREDIT_APPROVE;
+        }
+        free(X);
+    }
     if (rc == 0)
         rc = tl_ml_summarize(pd, yva, nva, &sum, err);
     if (rc == 0) {
@@ -1063,8 +1244,9 @@ static int train_one(tl_ctx *ctx, const struct prep *p, enum tl_credit_algo algo
     if (rc == 0) {
         *auc = sum.auc;
         json_t *mt = json_object_get(meta, "metrics");
-        *entry = json_pack("{s:s?,s:s,s:O,s:O*,s:O,s:O,s:O,s:O}", "id",
-                           p->o->no_register ? NULL : info.id, "algo", algo_name(algo), "valid",
+        *entry = json_pack("{s:s?,s:s,s:f,s:O,s:O*,s:O,s:O,s:O,s:O}", "id",
+                           p->o->no_register ? NULL : info.id, "algo", algo_name(algo), "train_s",
+                           round(fit.train_s * 1e4) / 1e4, "valid",
                            json_object_get(mt, "validation"), "cv", json_object_get(mt, "cv"),
                            "hyperparameters", fit.hp, "data", json_object_get(meta, "data"),
                            "fairness", fair, "card", json_object_get(meta, "card"));

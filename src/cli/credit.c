@@ -113,6 +113,21 @@ static void lists_free(struct lists *l)
         free(l->buf[i]);
 }
 
+/* Like cli_print_json (v is consumed), with six significant digits: a
+ * metric is 0.770164, not 0.77016399999999996, and no figure here means more. */
+static void print_json(json_t *v)
+{
+    if (!v)
+        return;
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    json_decref(v);
+}
+
 static void print_metrics(const char *id, const char *algo, const json_t *v)
 {
     printf("%-12s %-9s validation AUC %.4f  Gini %.4f  KS %.4f  log loss %.4f  approval %.1f%%\n",
@@ -153,7 +168,7 @@ static int credit_train(struct cli_env *env, const struct tl_credit_train_opts *
     if (rc < 0)
         return cli_fail(env, &err);
     if (env->json) {
-        cli_print_json(rep);
+        print_json(rep);
         return CLI_OK;
     }
     printf("trained on %s: %" JSON_INTEGER_FORMAT " rows, %" JSON_INTEGER_FORMAT " defaults\n",
@@ -171,15 +186,19 @@ static int credit_train(struct cli_env *env, const struct tl_credit_train_opts *
     json_array_foreach(json_object_get(rep, "models"), i, m) {
         print_metrics(json_string_value(json_object_get(m, "id")),
                       json_string_value(json_object_get(m, "algo")), json_object_get(m, "valid"));
+        printf("    trained in %.2f s (search included)\n",
+               json_number_value(json_object_get(m, "train_s")));
         json_t *cv = json_object_get(m, "cv");
         if (cv)
-            printf("    %zu-fold CV AUC %.4f (sd %.4f)  Gini %.4f  KS %.4f  log loss %.4f\n",
+            printf("    %zu-fold CV AUC %.4f (sd %.4f)  Gini %.4f  KS %.4f  log loss %.4f  "
+                   "train %.2f s/fold\n",
                    json_array_size(json_object_get(cv, "auc_folds")),
                    json_number_value(json_object_get(cv, "auc_mean")),
                    json_number_value(json_object_get(cv, "auc_sd")),
                    json_number_value(json_object_get(cv, "gini")),
                    json_number_value(json_object_get(cv, "ks")),
-                   json_number_value(json_object_get(cv, "logloss")));
+                   json_number_value(json_object_get(cv, "logloss")),
+                   json_number_value(json_object_get(cv, "train_s")));
         printf("    inputs:");
         json_t *c;
         size_t k;
@@ -214,7 +233,7 @@ static int credit_eval(struct cli_env *env, const struct tl_credit_train_opts *o
     if (rc < 0)
         return cli_fail(env, &err);
     if (env->json) {
-        cli_print_json(rep);
+        print_json(rep);
         return CLI_OK;
     }
     printf("%s: %" JSON_INTEGER_FORMAT " rows, %" JSON_INTEGER_FORMAT
@@ -227,12 +246,14 @@ static int credit_eval(struct cli_env *env, const struct tl_credit_train_opts *o
     const char *k;
     json_t *a;
     json_object_foreach(json_object_get(rep, "algos"), k, a) {
-        printf("%-9s AUC %.4f (sd %.4f)  Gini %.4f  KS %.4f  log loss %.4f  folds:", k,
-               json_number_value(json_object_get(a, "auc_mean")),
+        printf("%-9s AUC %.4f (sd %.4f)  Gini %.4f  KS %.4f  log loss %.4f  train %.2f s/fold  "
+               "folds:",
+               k, json_number_value(json_object_get(a, "auc_mean")),
                json_number_value(json_object_get(a, "auc_sd")),
                json_number_value(json_object_get(a, "gini")),
                json_number_value(json_object_get(a, "ks")),
-               json_number_value(json_object_get(a, "logloss")));
+               json_number_value(json_object_get(a, "logloss")),
+               json_number_value(json_object_get(a, "train_s")));
         size_t i;
         json_t *f;
         json_array_foreach(json_object_get(a, "auc_folds"), i, f)
@@ -341,7 +362,7 @@ static int score_batch(struct cli_env *env, tl_ctx *ctx, const tl_credit_model *
     if (rc < 0)
         return cli_fail(env, &err);
     if (env->json)
-        cli_print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "model", tl_credit_model_id(m),
+        print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "model", tl_credit_model_id(m),
                                  "rows", (json_int_t)n, "approve", (json_int_t)counts[0], "refer",
                                  (json_int_t)counts[1], "decline", (json_int_t)counts[2], "out",
                                  opt_out));
@@ -385,7 +406,7 @@ static int credit_score(struct cli_env *env)
         json_decref(d);
         return cli_fail(env, &err);
     }
-    cli_print_json(d);
+    print_json(d);
     return CLI_OK;
 }
 

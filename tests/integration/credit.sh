@@ -135,6 +135,18 @@ check "eval exits 0" test $rc -eq 0
 check "eval prints the scorecard AUC" grep -Eq "^scorecard +AUC 0\.[6-9]" "$WORK/eval"
 check "eval prints the gbdt AUC" grep -Eq "^gbdt +AUC 0\.[6-9]" "$WORK/eval"
 check "eval names the protected columns left out" grep -q "left out" "$WORK/eval"
+check "eval prints the training time per fold" grep -Eq "^gbdt .* train [0-9.]+ s/fold" "$WORK/eval"
+rc=0; teller credit eval --data "$GERMAN" --label class --positive 2 --folds 3 --seed 7 --algo scorecard \
+  --json >"$WORK/eval.json" 2>"$WORK/err" || rc=$?
+check "eval --json exits 0" test $rc -eq 0
+check "eval --json has train_s and six-digit figures" python3 - "$WORK/eval.json" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+a = json.loads(text)["algos"]["scorecard"]
+assert a["train_s"] > 0 and 0.5 < a["auc_mean"] < 1, a
+# no 0.77016399999999996: every real has at most six significant digits
+assert not re.search(r"\d\.\d{7,}", text), text
+PY
 check "eval writes the folds" python3 - "$WORK/folds.csv" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

@@ -413,6 +413,16 @@ Test(credit, german_credit_trains_above_a_floor, .timeout = 120)
         cr_assert_not_null(json_object_get(json_object_get(card, "metrics"), "5-fold CV AUC"));
         if (strcmp(json_string_value(json_object_get(m, "algo")), "scorecard") == 0)
             cr_assert_gt(json_array_size(json_object_get(card, "points")), 20);
+        /* the training time of the model and of a CV fold, search included */
+        cr_assert_gt(json_number_value(json_object_get(m, "train_s")), 0);
+        cr_assert_gt(json_number_value(json_object_get(cv, "train_s")), 0);
+        if (strcmp(json_string_value(json_object_get(m, "algo")), "gbdt") == 0) {
+            /* 800 rows: the trees' search validates on 5 splits and bags
+             * their 5 models into one booster */
+            json_t *hp = json_object_get(m, "hyperparameters");
+            cr_assert_eq(json_integer_value(json_object_get(hp, "bag")), 5);
+            cr_assert_geq(json_integer_value(json_object_get(hp, "trees")), 5);
+        }
     }
     struct tl_model_info champ = {0};
     cr_assert_eq(tl_registry_champion(ctx, "credit", &champ, &err), 0, "%s", err.msg);
