@@ -177,8 +177,53 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The k-th smallest of v[0..n) (k < n), reordering v so that v[0..k) are
+ * no larger and v(k..n) no smaller (Hoare's quickselect, middle pivot).
+ * O(n) on average: a median without sorting the column. */
+static double select_kth(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return v[k];
+}
+
+static double median_of(double *v, size_t n)
+{
+    double hi = select_kth(v, n, n / 2);
+    if (n % 2)
+        return hi;
+    double lo = v[0]; /* the largest of v[0..n/2), all <= hi after the select */
+    for (size_t i = 1; i < n / 2; i++)
+        lo = v[i] > lo ? v[i] : lo;
+    return (lo + hi) / 2;
+}
+
 /* Parses every present cell of column c with the kind's parser into
- * cs->vals (sorted); false when one does not parse. */
+ * cs->vals (in row order); false when one does not parse. */
 static bool parse_column(const tl_frame *f, size_t c, enum tl_feat_kind kind, int pair,
                          struct column_scan *cs)
 {
@@ -196,7 +241,6 @@ static bool parse_column(const tl_frame *f, size_t c, enum tl_feat_kind kind, in
             return false;
         cs->vals[n++] = v;
     }
-    qsort(cs->vals, n, sizeof *cs->vals, cmp_double);
     return true;
 }
 
@@ -276,18 +320,26 @@ static const char *fit_column(const tl_frame *f, size_t c, const struct tl_encod
         in->bool_pair = pair;
     } else if (!forced && parse_column(f, c, TL_FEAT_NUMERIC, -1, cs)) {
         in->kind = TL_FEAT_NUMERIC;
-        size_t n = cs->n_present, nd = 1;
+        size_t n = cs->n_present;
         bool integral = true;
+        double lo = cs->vals[0], hi = cs->vals[0];
         for (size_t i = 0; i < n; i++) {
-            if (i && cs->vals[i] != cs->vals[i - 1])
-                nd++;
+            lo = cs->vals[i] < lo ? cs->vals[i] : lo;
+            hi = cs->vals[i] > hi ? cs->vals[i] : hi;
             if (cs->vals[i] != floor(cs->vals[i]))
                 integral = false;
         }
-        if (integral && cs->n_missing == 0 && nd == n &&
-            cs->vals[n - 1] - cs->vals[0] + 1 < 2.0 * (double)n)
-            return "ID-like";
-        if (nd == 1 && cs->n_missing == 0)
+        /* all values distinct: only possible when all texts are (scan_column
+         * counted those), so only then sort to count the values */
+        if (integral && cs->n_missing == 0 && cs->n_d == n && hi - lo + 1 < 2.0 * (double)n) {
+            qsort(cs->vals, n, sizeof *cs->vals, cmp_double);
+            size_t nd = 1;
+            for (size_t i = 1; i < n; i++)
+                nd += cs->vals[i] != cs->vals[i - 1];
+            if (nd == n)
+                return "ID-like";
+        }
+        if (lo == hi && cs->n_missing == 0)
             return "constant";
     } else if (!forced && parse_column(f, c, TL_FEAT_DATE, -1, cs)) {
         in->kind = TL_FEAT_DATE;
@@ -326,7 +378,7 @@ static const char *fit_column(const tl_frame *f, size_t c, const struct tl_encod
     for (size_t i = 0; i < n; i++)
         ss += (cs->vals[i] - mean) * (cs->vals[i] - mean);
     double sd = sqrt(ss / (double)n);
-    in->median = n % 2 ? cs->vals[n / 2] : (cs->vals[n / 2 - 1] + cs->vals[n / 2]) / 2;
+    in->median = median_of(cs->vals, n);
     /* Booleans stay 0/1: a coefficient on "has a phone" reads as it is. */
     bool scale = o->standardize && in->kind != TL_FEAT_BOOLEAN;
     in->mean = scale ? mean : 0;

@@ -7,6 +7,7 @@
 #include <teller/ml_data.h>
 #include <teller/store.h>
 
+#include "ml/internal.h"
 #include "testutil.h"
 
 /* tests/fixtures/ml/NAME, found from this file's own path so the test also
@@ -261,4 +262,39 @@ Test(ml_frame, german_credit)
     cr_assert_eq(pos, 240, "240 bad credits in dev.csv (counted with Python's csv module)");
     free(y);
     tl_frame_free(f);
+}
+
+/* The numbers of a cell: the fast path for plain decimals must give exactly
+ * what strtod gives, for every shape it takes and those it hands on. */
+Test(frame, parse_num_equals_strtod)
+{
+    static const char *const fixed[] = {"0",      "-0",     "00012",  "0.05",   "1.",
+                                        ".5",     "+5",     "-12.340", "123456789012345",
+                                        "1234567890123456", "0.1234567890123456789",
+                                        "1e3",    "2.5E-3", "9007199254740993", "1.2.3",
+                                        "--5",    ".",      "-",      "12a"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        char *end;
+        double want = strtod(fixed[i], &end);
+        bool want_ok = end != fixed[i] && *end == '\0';
+        double got = 0;
+        bool ok = tl__ml_parse_num(fixed[i], &got);
+        cr_assert_eq(ok, want_ok, "%s: ok %d", fixed[i], ok);
+        if (ok)
+            cr_assert(memcmp(&got, &want, sizeof got) == 0, "%s: %.17g, strtod %.17g", fixed[i],
+                      got, want);
+    }
+    uint64_t x = 88172645463325252ull;
+    char buf[64];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int intd = (int)(x % 12), fracd = (int)((x >> 8) % 12);
+        uint64_t a = (x >> 16) % 1000000000000ull, b = (x >> 3) % 1000000000000ull;
+        snprintf(buf, sizeof buf, "%s%.*llu%s%.*llu", (x >> 60) & 1 ? "-" : "", intd + 1,
+                 (unsigned long long)a, fracd ? "." : "", fracd, (unsigned long long)b);
+        double want = strtod(buf, NULL), got = 0;
+        cr_assert(tl__ml_parse_num(buf, &got), "%s refused", buf);
+        cr_assert(memcmp(&got, &want, sizeof got) == 0, "%s: %.17g, strtod %.17g", buf, got,
+                  want);
+    }
 }
