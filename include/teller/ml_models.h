@@ -14,6 +14,7 @@
  *     tl_gbdt *m; tl_gbdt_train(X, y, n, d, Xv, yv, nv, &o, &m, &err);
  *     double margin = tl_gbdt_margin(m, x);      // log-odds
  *     tl_gbdt_contribs(m, x, phi);               // d + 1 values, sum = margin
+ *     tl_gbdt_contribs_approx(m, x, phi);        // cheaper path attribution, not SHAP
  */
 #ifndef TELLER_ML_MODELS_H
 #define TELLER_ML_MODELS_H
@@ -110,6 +111,17 @@ TL_API void tl_gbdt_margins(const tl_gbdt *m, const float *X, size_t n, double *
  * the bias (expected value), summing to the margin; equal to XGBoost's
  * pred_contribs within 1e-5. No allocation beyond a bounded stack buffer. */
 TL_API void tl_gbdt_contribs(const tl_gbdt *m, const float *x, double *phi);
+
+/* Approximate contributions (XGBoost's pred_contribs with approx_contribs,
+ * Saabas's path attribution): along the row's own path through each tree,
+ * a split on feature f adds to phi[f] the change in the cover-weighted mean
+ * leaf from the node to the child taken; phi[d] is the same bias as above,
+ * and the sum is the margin. Costs O(trees * depth) rather than TreeSHAP's
+ * O(trees * leaves * depth^2). It is NOT SHAP: not consistent, and it
+ * favours features split near the roots, so rankings can differ from
+ * tl_gbdt_contribs. Equal to XGBoost's approximate contributions within
+ * 1e-5. No allocation (node means are computed at load). */
+TL_API void tl_gbdt_contribs_approx(const tl_gbdt *m, const float *x, double *phi);
 
 /* The model as bytes: XGBoost's JSON model format (XGBoosterSaveModelToBuffer
  * "json"), which XGBoost's Python package also loads. *buf is malloc'ed. */

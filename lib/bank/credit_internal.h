@@ -1,7 +1,7 @@
 /*
  * credit_internal.h - what the credit_*.c files share: the loaded model,
- * the scale and cut-offs read from the configuration, and the artifact
- * format. Not a public header.
+ * the scale, cut-offs and reason method read from the configuration, and
+ * the artifact format. Not a public header.
  */
 #ifndef TELLER_CREDIT_INTERNAL_H
 #define TELLER_CREDIT_INTERNAL_H
@@ -50,6 +50,8 @@ struct tl_credit_model {
     size_t n_features;
     size_t *feat_input; /* (n_features) input of each feature */
     tl_calibrator cal;  /* margin -> PD (kind NONE: the logistic function) */
+    bool reasons_approx; /* reasons from tl_gbdt_contribs_approx, not exact TreeSHAP
+                            (credit.reasons = approx at load; not in the artifact) */
     struct tl__credit_scale scale;
     struct tl__credit_cutoffs cut;
     char **templates;   /* (n_inputs) reason sentence with {value}, or NULL for the default */
@@ -60,6 +62,10 @@ struct tl_credit_model {
 /* The scale and cut-offs of the configuration (credit.* keys), checked. */
 int tl__credit_config(const tl_config *cfg, struct tl__credit_scale *sc,
                       struct tl__credit_cutoffs *cut, tl_err *err);
+
+/* Reads credit.reasons: *approx false for "shap", true for "approx";
+ * anything else is TL_EINVAL naming the key and the value. */
+int tl__credit_reasons_method(const tl_config *cfg, bool *approx, tl_err *err);
 
 /* Reads credit.reasons_file (a JSON object column -> template); *out NULL
  * when the key is empty. */

@@ -10,6 +10,16 @@
  * tl_credit_score_row is the hot path and allocates nothing: the encoded row,
  * the SHAP values and the per-column sums live on the stack, which is why a
  * model is bounded by CREDIT_MAX_INPUTS and CREDIT_MAX_FEATURES.
+ *
+ * A GBDT's reasons come from exact TreeSHAP by default. Exact TreeSHAP walks
+ * every leaf of every tree, O(trees * leaves * depth^2): with a few hundred
+ * depth-6 trees it is nearly all of an application's scoring time.
+ * credit.reasons = approx switches a loaded model to the approximate
+ * contributions (Saabas path attribution, O(trees * depth)), which are not
+ * Shapley values but rank the columns the same way in most applications. It
+ * is read when the model is loaded, like the cut-offs, and is not stored in
+ * the artifact: how reasons are attributed is a policy of the scoring side
+ * that must not need a retrain. The decision says which method was used.
  */
 #include "credit_internal.h"
 
@@ -97,6 +107,16 @@ int tl__credit_config(const tl_config *cfg, struct tl__credit_scale *sc,
         return tl_err_set(err, TL_EINVAL, "configuration: credit.decline_max_score (%g) is above "
                                           "credit.approve_min_score (%g)",
                           cut->decline_max_score, cut->approve_min_score);
+    return 0;
+}
+
+int tl__credit_reasons_method(const tl_config *cfg, bool *approx, tl_err *err)
+{
+    const char *s = tl_config_get(cfg, "credit.reasons");
+    if (!s || (strcmp(s, "shap") != 0 && strcmp(s, "approx") != 0))
+        return tl_err_set(err, TL_EINVAL, "configuration credit.reasons: \"%.64s\" is not shap or approx",
+                          s ? s : "");
+    *approx = strcmp(s, "approx") == 0;
     return 0;
 }
 
@@ -405,6 +425,12 @@ int tl_credit_model_load(tl_ctx *ctx, const char *model_id, tl_credit_model **ou
         }
         (*out)->cut = cut;
     }
+    /* the reason method likewise: a scoring policy, never in the artifact */
+    if (cfg && (rc = tl__credit_reasons_method(cfg, &(*out)->reasons_approx, err)) < 0) {
+        tl_credit_model_free(*out);
+        *out = NULL;
+        return rc;
+    }
     return 0;
 }
 
@@ -471,7 +497,10 @@ int tl_credit_score_row(const tl_credit_model *m, const char *const *cells,
         int rc = tl_encoder_transform_row(m->enc, cells, x, err);
         if (rc < 0)
             return rc;
-        tl_gbdt_contribs(m->gbdt, x, phi);
+        if (m->reasons_approx)
+            tl_gbdt_contribs_approx(m->gbdt, x, phi);
+        else
+            tl_gbdt_contribs(m->gbdt, x, phi);
         double margin = phi[m->n_features];
         for (size_t j = 0; j < m->n_inputs; j++)
             per_input[j] = 0;
@@ -480,7 +509,7 @@ int tl_credit_score_row(const tl_credit_model *m, const char *const *cells,
             margin += phi[k];
         }
         d.margin = margin;
-        /* SHAP is in log-odds of default: the columns pushing it up most */
+        /* both methods are in log-odds of default: the columns pushing it up most */
         for (size_t j = 0; j < m->n_inputs; j++)
             keep_reason(&d, j, per_input[j]);
     }
@@ -558,6 +587,15 @@ static int cell_of(const json_t *v, const char *name, char *buf, size_t size, co
 
 #define CELL_BYTES 32
 
+/* What produced the reasons: "points" (a scorecard's points below the best
+ * bin), "shap" (exact TreeSHAP) or "approx" (path attribution). */
+static const char *reasons_method(const tl_credit_model *m)
+{
+    if (m->algo != TL_CREDIT_GBDT)
+        return "points";
+    return m->reasons_approx ? "approx" : "shap";
+}
+
 int tl_credit_score_json(const tl_credit_model *m, const json_t *app, json_t **decision,
                          tl_err *err)
 {
@@ -606,11 +644,11 @@ int tl_credit_score_json(const tl_credit_model *m, const json_t *app, json_t **d
                                             "impact", round(d.reasons[r].impact * 1e4) / 1e4,
                                             "text", text));
         }
-        out = json_pack("{s:s,s:f,s:f,s:s,s:s,s:o,s:s}", "decision",
+        out = json_pack("{s:s,s:f,s:f,s:s,s:s,s:o,s:s,s:s}", "decision",
                         tl_credit_outcome_name(d.outcome), "pd", round(d.pd * 1e6) / 1e6, "score",
                         round(d.score * 10) / 10, "model", m->id, "algo",
                         m->algo == TL_CREDIT_GBDT ? "gbdt" : "scorecard", "reasons", reasons,
-                        "inputs_digest", hex);
+                        "reasons_method", reasons_method(m), "inputs_digest", hex);
         if (!out)
             rc = tl_err_set(err, TL_ENOMEM, "out of memory");
     }

@@ -45,6 +45,7 @@ static const struct key_def {
     {"credit.decline_max_score", "500", KEY_STRING},
     {"credit.calibration", "platt", KEY_STRING},
     {"credit.reasons_file", "", KEY_STRING},
+    {"credit.reasons", "shap", KEY_STRING},
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 

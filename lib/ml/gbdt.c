@@ -16,7 +16,9 @@
  * TL_GBDT_MAX_DEPTH. What passes cannot make the tree walks below (or
  * TreeSHAP in gbdt_shap.c) leave the arrays or loop. The bytes are kept as
  * given, so tl_gbdt_save returns what was loaded or trained, which
- * XGBoost's own loaders (C, Python) read back.
+ * XGBoost's own loaders (C, Python) read back. Flattening also computes
+ * each node's cover-weighted mean leaf once (TreeSHAP's expected values,
+ * the approximate contributions' steps), so scoring allocates nothing.
  *
  * Scoring follows XGBoost's prediction rule exactly: x < threshold (in
  * float) goes left, NaN takes the default direction; the leaf values are
@@ -112,13 +114,12 @@ struct scratch {
     int32_t *right;             /* XGBoost's right child */
     float *cover;
     int32_t *order;             /* breadth-first order of the reachable nodes */
-    double *mean;
 };
 
 /* Checks tree t (a JSON object of n nodes), appends its reachable nodes to
- * m->nodes at off in breadth-first order, and returns their count in *used
- * and the cover-weighted mean of its leaves in *tree_mean (the tree's
- * expected value for TreeSHAP). */
+ * m->nodes at off in breadth-first order, fills m->mean for them, and
+ * returns their count in *used and the cover-weighted mean of its leaves in
+ * *tree_mean (the tree's expected value for TreeSHAP). */
 static int flatten_tree(tl_gbdt *m, json_t *tree, int t, size_t off, size_t n, struct scratch *sc,
                         size_t *used, double *tree_mean, tl_err *err)
 {
@@ -222,8 +223,9 @@ static int flatten_tree(tl_gbdt *m, json_t *tree, int t, size_t off, size_t n, s
     /* Children come after parents, so one backward pass has every child's
      * mean ready when its parent needs it. Division by the node's own cover,
      * as XGBoost's TreeSHAP does (its children's covers sum to it up to
-     * float rounding). */
-    double *mean = sc->mean;
+     * float rounding). Kept per node: the approximate contributions step
+     * from mean to mean along the row's path. */
+    double *mean = m->mean + off;
     for (size_t k = tail; k-- > 0;) {
         const struct tl__gbdt_node *nd = &m->nodes[off + k];
         if (nd->feat & TL__GBDT_LEAF) {
@@ -298,6 +300,7 @@ static int flatten(json_t *root, tl_gbdt *m, tl_err *err)
     }
     m->nodes = malloc(total * sizeof *m->nodes);
     m->cover = malloc(total * sizeof *m->cover);
+    m->mean = malloc(total * sizeof *m->mean);
     m->roots = malloc((size_t)m->n_trees * sizeof *m->roots);
     m->importance = calloc(m->d, sizeof *m->importance);
     struct scratch sc = {
@@ -306,10 +309,9 @@ static int flatten(json_t *root, tl_gbdt *m, tl_err *err)
         .right = malloc(biggest * sizeof *sc.right),
         .cover = malloc(biggest * sizeof *sc.cover),
         .order = malloc(biggest * sizeof *sc.order),
-        .mean = malloc(biggest * sizeof *sc.mean),
     };
-    if (!m->nodes || !m->cover || !m->roots || !m->importance || !sc.depth || !sc.node || !sc.right ||
-        !sc.cover || !sc.order || !sc.mean) {
+    if (!m->nodes || !m->cover || !m->mean || !m->roots || !m->importance || !sc.depth || !sc.node ||
+        !sc.right || !sc.cover || !sc.order) {
         rc = tl_err_set(err, TL_ENOMEM, "gbdt model: out of memory for %zu nodes", total);
         goto done;
     }
@@ -333,7 +335,6 @@ done:
     free(sc.right);
     free(sc.cover);
     free(sc.order);
-    free(sc.mean);
     return rc;
 }
 
@@ -393,6 +394,7 @@ void tl_gbdt_free(tl_gbdt *m)
         return;
     free(m->nodes);
     free(m->cover);
+    free(m->mean);
     free(m->roots);
     free(m->importance);
     free(m->json);

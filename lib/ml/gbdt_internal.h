@@ -1,6 +1,7 @@
 /*
  * gbdt_internal.h - the flattened tree ensemble shared by gbdt.c (training,
- * loading, margins) and gbdt_shap.c (TreeSHAP). Not installed.
+ * loading, margins) and gbdt_shap.c (TreeSHAP and the approximate
+ * contributions). Not installed.
  */
 #ifndef TL_ML_GBDT_INTERNAL_H
 #define TL_ML_GBDT_INTERNAL_H
@@ -35,6 +36,8 @@ struct tl_gbdt {
     double expected;              /* base_margin + the cover-weighted mean leaf of each tree */
     struct tl__gbdt_node *nodes;  /* (n_nodes) every tree's nodes back to back */
     float *cover;                 /* (n_nodes) XGBoost's sum_hessian */
+    double *mean;                 /* (n_nodes) cover-weighted mean of the leaves below each node
+                                     (a leaf: its value); the approximate contributions' steps */
     int32_t *roots;               /* (n_trees) */
     size_t n_nodes;
     double *importance;           /* (d) summed loss_changes of each feature's splits */

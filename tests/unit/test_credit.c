@@ -1,8 +1,9 @@
 /*
  * test_credit.c - credit models: the points arithmetic, decisions and
- * reason codes, the artifact round trip and tamper detection, fairness
- * figures on a hand-made table, bad training input, and a real training run
- * on German credit (skipped visibly without $TELLER_SHARED).
+ * reason codes (exact or approximate for trees), the artifact round trip
+ * and tamper detection, fairness figures on a hand-made table, bad training
+ * input, and a real training run on German credit (skipped visibly without
+ * $TELLER_SHARED).
  */
 #include <criterion/criterion.h>
 
@@ -244,6 +245,9 @@ Test(credit, train_score_reasons_and_decisions)
         json_t *r0 = json_array_get(json_object_get(dj, "reasons"), 0);
         cr_assert_not_null(strstr(json_string_value(json_object_get(r0, "text")),
                                   "weighed against the application"));
+        /* scorecard reasons are points below the best bin; trees' are SHAP by default */
+        cr_assert_str_eq(json_string_value(json_object_get(dj, "reasons_method")),
+                         tl_credit_model_algo(m) == TL_CREDIT_GBDT ? "shap" : "points");
         json_decref(dj);
         json_decref(app);
         tl_credit_model_free(m);
@@ -522,4 +526,98 @@ Test(credit, many_levels_and_isotonic_calibration)
         }
         tl_credit_model_free(m);
     }
+}
+
+/* credit.reasons = approx: the same model, loaded again under that setting,
+ * gives the same PD and the same shape of reasons (four, positive, largest
+ * first) from the approximate contributions, and the decision says which
+ * method produced them. Five columns raise the risk (a..e), one does not
+ * (f), so a risky application has four positive reasons either way. */
+Test(credit, approximate_reasons_from_the_configuration)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/six.csv", dir);
+    FILE *fp = fopen(p, "w");
+    cr_assert_not_null(fp);
+    fprintf(fp, "a,b,c,d,e,f,bad\n");
+    uint64_t s = 7;
+    for (int i = 0; i < 1500; i++) {
+        int v[7], sum = 0;
+        for (int k = 0; k < 7; k++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            v[k] = (int)((s >> 33) % 100);
+        }
+        for (int k = 0; k < 5; k++)
+            sum += v[k];
+        fprintf(fp, "%d,%d,%d,%d,%d,%d,%d\n", v[0], v[1], v[2], v[3], v[4], v[5],
+                sum + v[6] * 2 > 330);
+    }
+    fclose(fp);
+    tl_err err = {0};
+    int rc;
+    json_decref(train(p, TL_CREDIT_GBDT, &err, &rc));
+    cr_assert_eq(rc, 0, "%s", err.msg);
+
+    tl_credit_model *exact = NULL, *approx = NULL;
+    cr_assert_eq(tl_credit_model_load(ctx, NULL, &exact, &err), 0, "%s", err.msg);
+    cr_assert_eq(tl_config_set(cfg, "credit.reasons", "approx", TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
+    cr_assert_eq(tl_credit_model_load(ctx, NULL, &approx, &err), 0, "%s", err.msg);
+    cr_assert_eq(tl_credit_model_n_inputs(approx), 6);
+
+    /* risky applications: a..e high, f anywhere */
+    int differ = 0;
+    for (int i = 0; i < 20; i++) {
+        char val[6][8];
+        const char *cells[6];
+        for (size_t j = 0; j < 6; j++) {
+            const char *n = tl_credit_model_input(approx, j);
+            int x = n[0] == 'f' ? (i * 37) % 100 : 70 + (i * 7 + (int)j * 13) % 30;
+            snprintf(val[j], sizeof val[j], "%d", x);
+            cells[j] = val[j];
+        }
+        struct tl_credit_decision de, da;
+        cr_assert_eq(tl_credit_score_row(exact, cells, &de, &err), 0, "%s", err.msg);
+        cr_assert_eq(tl_credit_score_row(approx, cells, &da, &err), 0, "%s", err.msg);
+        /* both sum to the margin: the PD and the decision do not change */
+        cr_assert_float_eq(da.margin, de.margin, 1e-9, "application %d", i);
+        cr_assert_eq(da.outcome, de.outcome);
+        const struct tl_credit_decision *d[2] = {&de, &da};
+        for (int k = 0; k < 2; k++) {
+            cr_assert_eq(d[k]->n_reasons, TL_CREDIT_MAX_REASONS, "application %d, %s: %zu reasons", i,
+                         k ? "approx" : "shap", d[k]->n_reasons);
+            for (size_t r = 0; r < d[k]->n_reasons; r++) {
+                cr_assert_gt(d[k]->reasons[r].impact, 0);
+                cr_assert_lt(d[k]->reasons[r].input, 6);
+                if (r > 0)
+                    cr_assert_geq(d[k]->reasons[r - 1].impact, d[k]->reasons[r].impact, "largest first");
+            }
+        }
+        for (size_t r = 0; r < TL_CREDIT_MAX_REASONS; r++)
+            differ += fabs(da.reasons[r].impact - de.reasons[r].impact) > 1e-9;
+    }
+    /* the setting took effect: other attributions, not SHAP's again */
+    cr_assert_gt(differ, 0, "approx reasons equal the SHAP ones everywhere");
+
+    /* the JSON decision names the method */
+    json_t *app = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "a", 90, "b", 85, "c", 95, "d", 80, "e",
+                            88, "f", 10);
+    json_t *dj = NULL;
+    cr_assert_eq(tl_credit_score_json(approx, app, &dj, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(json_string_value(json_object_get(dj, "reasons_method")), "approx");
+    cr_assert_eq(json_array_size(json_object_get(dj, "reasons")), TL_CREDIT_MAX_REASONS);
+    json_decref(dj);
+    cr_assert_eq(tl_credit_score_json(exact, app, &dj, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(json_string_value(json_object_get(dj, "reasons_method")), "shap");
+    json_decref(dj);
+    json_decref(app);
+    tl_credit_model_free(exact);
+    tl_credit_model_free(approx);
+
+    /* another value is refused at load, naming the key */
+    cr_assert_eq(tl_config_set(cfg, "credit.reasons", "fast", TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
+    tl_credit_model *m = NULL;
+    cr_assert_eq(tl_credit_model_load(ctx, NULL, &m, &err), TL_EINVAL);
+    cr_assert_null(m);
+    cr_assert_not_null(strstr(err.msg, "credit.reasons"), "%s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "fast"), "%s", err.msg);
 }
