@@ -98,6 +98,18 @@ TL_API int tl_store_begin(tl_store *s, tl_err *err);
 TL_API int tl_store_commit(tl_store *s, tl_err *err);
 TL_API int tl_store_rollback(tl_store *s, tl_err *err);
 
+/* Write-ahead-log upkeep, for a process that commits all the time (the
+ * server's audit writer). On SQLite, the commit that takes the log past
+ * 1000 pages also copies it into the database file: milliseconds during
+ * which everything waiting on that commit waits too. With
+ * tl_store_set_autocheckpoint(s, false) this connection's commits stop
+ * doing that, and another connection must call tl_store_checkpoint
+ * regularly (else the log grows without bound); that copies what no reader
+ * still needs, without waiting for readers or writers. PostgreSQL
+ * checkpoints on its own: both are no-ops there. */
+TL_API int tl_store_set_autocheckpoint(tl_store *s, bool on, tl_err *err);
+TL_API int tl_store_checkpoint(tl_store *s, tl_err *err);
+
 /* Number of rows in a known table (see schema.h), or an error for an unknown
  * table name. */
 TL_API int tl_store_count(tl_store *s, const char *table, int64_t *n, tl_err *err);

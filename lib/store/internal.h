@@ -44,6 +44,10 @@ struct tl_store_ops {
     int (*load_rows)(struct tl_store_loader *ld, size_t n_rows, const tl_value *vals, tl_err *err);
     /* Finishes (flushes) the load; with ok=false just releases resources. */
     int (*load_end)(struct tl_store_loader *ld, bool ok, tl_err *err);
+
+    /* Write-ahead-log upkeep (store.h); NULL where the engine does its own. */
+    int (*set_autocheckpoint)(tl_store *s, bool on, tl_err *err);
+    int (*checkpoint)(tl_store *s, tl_err *err);
 };
 
 struct tl_store {

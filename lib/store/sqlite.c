@@ -18,12 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Enough for every distinct statement the library issues on one connection;
  * past it the least recently used statement is finalized. */
 #define STMT_CACHE_MAX 64
 /* Result rows up to this width build their values on the stack. */
 #define STACK_COLS 32
+/* How long a statement waits for a lock another connection holds. */
+#define BUSY_TIMEOUT_MS 5000
+
 /* Page cache during a bulk load, in KiB (negative: KiB for PRAGMA cache_size).
  * Index pages of a million-row table stay in memory instead of spilling to
  * the WAL mid-transaction. */
@@ -113,7 +117,7 @@ static int sq_open(tl_store *s, const char *target, tl_err *err)
     sqlite3_extended_result_codes(q->db, 1);
     /* The busy timeout comes first: reading the schema and switching to WAL
      * need locks that a concurrent process (a second `teller init`) may hold. */
-    sqlite3_busy_timeout(q->db, 5000);
+    sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
     static const char *const pragmas[] = {
         "PRAGMA journal_mode=WAL",
         /* In WAL mode NORMAL loses no committed data on a process crash and
@@ -128,7 +132,7 @@ static int sq_open(tl_store *s, const char *target, tl_err *err)
         /* Switching a new file to WAL while another process does the same
          * can fail with SQLITE_BUSY at once, without the busy handler being
          * consulted; retry for as long as busy_timeout would have waited. */
-        for (int waited_ms = 0; (rc & 0xff) == SQLITE_BUSY && waited_ms < 5000; waited_ms += 10) {
+        for (int waited_ms = 0; (rc & 0xff) == SQLITE_BUSY && waited_ms < BUSY_TIMEOUT_MS; waited_ms += 10) {
             sqlite3_free(msg);
             msg = NULL;
             sqlite3_sleep(10);
@@ -391,6 +395,55 @@ static int sq_exec_script(tl_store *s, const char *sql, tl_err *err)
     return 0;
 }
 
+/* ------------------------------------------------------ WAL checkpoints */
+
+/* SQLite copies the WAL into the database inside the commit that takes it
+ * past 1000 pages; a connection that commits all the time (the server's
+ * audit writer) hands that job to another one instead. */
+static int sq_set_autocheckpoint(tl_store *s, bool on, tl_err *err)
+{
+    return sq_exec_script(s, on ? "PRAGMA wal_autocheckpoint=1000" : "PRAGMA wal_autocheckpoint=0",
+                          err);
+}
+
+/* PASSIVE copies the log into the database without waiting for anyone:
+ * the long part, done while the writer goes on. The log cannot be reused
+ * while readers still look at its frames, though, and with readers always
+ * busy it would grow without end; so once it holds RESTART_FRAMES, RESTART
+ * copies the few frames written meanwhile and waits (briefly: read
+ * transactions are short) until every reader has moved to the database
+ * file, and the next commit starts the log from its beginning again. New
+ * writers wait during that step, so it is kept rare. */
+#define RESTART_FRAMES 16384 /* 64 MiB of 4 KiB pages */
+/* The wait of the RESTART step: while it waits new writers wait too, so it
+ * polls every 50 us for at most 2 ms rather than sleeping in the growing
+ * steps of the ordinary busy timeout; giving up is fine, the next
+ * checkpoint tries again. */
+static int restart_busy(void *ud, int count)
+{
+    (void)ud;
+    if (count >= 40)
+        return 0;
+    struct timespec t = {.tv_nsec = 50 * 1000};
+    nanosleep(&t, NULL);
+    return 1;
+}
+
+static int sq_checkpoint(tl_store *s, tl_err *err)
+{
+    struct sq *q = sq_of(s);
+    int n_log = 0;
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, NULL);
+    if (rc == SQLITE_OK && n_log >= RESTART_FRAMES) {
+        sqlite3_busy_handler(q->db, restart_busy, NULL);
+        rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        return tl_err_set(err, code_of(rc), "sqlite: checkpoint failed: %s", sqlite3_errmsg(q->db));
+    return 0;
+}
+
 /* --------------------------------------------------------------- loader */
 
 static int64_t pragma_int(sqlite3 *db, const char *sql)
@@ -624,4 +677,6 @@ const struct tl_store_ops tl__store_sqlite_ops = {
     .load_begin = sq_load_begin,
     .load_rows = sq_load_rows,
     .load_end = sq_load_end,
+    .set_autocheckpoint = sq_set_autocheckpoint,
+    .checkpoint = sq_checkpoint,
 };

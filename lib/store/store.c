@@ -229,6 +229,20 @@ int tl_store_begin(tl_store *s, tl_err *err)
     return 0;
 }
 
+int tl_store_set_autocheckpoint(tl_store *s, bool on, tl_err *err)
+{
+    if (!s)
+        return tl_err_set(err, TL_EINVAL, "tl_store_set_autocheckpoint: no store was given");
+    return s->ops->set_autocheckpoint ? s->ops->set_autocheckpoint(s, on, err) : 0;
+}
+
+int tl_store_checkpoint(tl_store *s, tl_err *err)
+{
+    if (!s)
+        return tl_err_set(err, TL_EINVAL, "tl_store_checkpoint: no store was given");
+    return s->ops->checkpoint ? s->ops->checkpoint(s, err) : 0;
+}
+
 int tl_store_commit(tl_store *s, tl_err *err)
 {
     if (!s)

@@ -20,6 +20,13 @@
  * ingest) wait on their thread instead: they are rare, and their handlers
  * answer in line.
  *
+ * Checkpoints: on SQLite the commit that takes the write-ahead log past
+ * 1000 pages also copies it into the database, a pause of milliseconds that
+ * every request waiting on that commit shared (most of the audited routes'
+ * p99, docs/benchmarks.md). The writer's connection leaves that to a second
+ * thread, the checkpointer, which copies the log every CHECKPOINT_MS from a
+ * connection of its own without stopping the writer.
+ *
  * Shutdown: the writer finishes everything queued before it stops, so no
  * connection stays suspended (libmicrohttpd refuses to stop with one); a
  * request that comes after that is answered 503 (srv_auditq_submit fails).
@@ -39,6 +46,7 @@
  * batches of about 30 at 64 connections (docs/benchmarks.md). */
 #define AUDIT_GATHER_ROWS 32
 #define AUDIT_GATHER_NS (500 * 1000L)
+#define CHECKPOINT_MS 200
 
 struct srv_auditq {
     struct srv *srv;
@@ -54,6 +62,10 @@ struct srv_auditq {
     bool stopping;             /* under lock: finish the queue, then end */
     bool stopped;              /* under lock: refuse new requests */
     tl_ctx *ctx;               /* the writer's own store connection; NULL after a store failure */
+    /* the checkpointer: its thread, its connection, and its wake-up */
+    pthread_t ckpt_thread;
+    bool ckpt_running;
+    pthread_cond_t ckpt_wake; /* under lock, on the monotonic clock */
     /* the batch being written: writer thread only */
     struct srv_req *batch[SRV_AUDIT_QUEUE];
     struct MHD_Connection *resume[SRV_AUDIT_QUEUE];
@@ -65,8 +77,12 @@ static void write_batch(struct srv_auditq *q, struct srv_req **batch, size_t n)
 {
     tl_err err = {0};
     int rc = 0;
-    if (!q->ctx)
-        rc = tl_ctx_open(q->srv->cfg, &q->ctx, &err);
+    if (!q->ctx && (rc = tl_ctx_open(q->srv->cfg, &q->ctx, &err)) == 0 &&
+        tl_store_set_autocheckpoint(tl_ctx_store(q->ctx), false, &err) < 0) {
+        /* the commits will checkpoint themselves: slower, still correct */
+        tl_log(TL_LOG_WARN, "server", "audit writer: %s", err.msg);
+        tl_err_clear(&err);
+    }
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
             q->evs[i] = batch[i]->audit_ev;
@@ -113,10 +129,19 @@ static void *writer_main(void *arg)
             break;
         if (q->n < AUDIT_GATHER_ROWS && !q->stopping &&
             atomic_load_explicit(&q->srv->in_flight, memory_order_relaxed) > (int)q->n) {
-            pthread_mutex_unlock(&q->lock);
-            struct timespec pause = {.tv_nsec = AUDIT_GATHER_NS};
-            nanosleep(&pause, NULL);
-            pthread_mutex_lock(&q->lock);
+            /* gather until the batch is full (a submitter signals when it
+             * reaches AUDIT_GATHER_ROWS) or the time is up, whichever is
+             * first: a busy server does not wait the whole pause */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += AUDIT_GATHER_NS;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (q->n < AUDIT_GATHER_ROWS && !q->stopping &&
+                   pthread_cond_timedwait(&q->not_empty, &q->lock, &until) == 0)
+                ;
         }
         /* everything queued: the batch is as large as the wait was long */
         size_t n = q->n;
@@ -135,6 +160,40 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Copies the write-ahead log into the database every CHECKPOINT_MS, for
+ * the writer whose commits no longer do (see the top of the file). */
+static void *checkpointer_main(void *arg)
+{
+    struct srv_auditq *q = arg;
+    tl_ctx *ctx = NULL;
+    pthread_mutex_lock(&q->lock);
+    while (!q->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += CHECKPOINT_MS * 1000000L;
+        while (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&q->ckpt_wake, &q->lock, &until);
+        if (q->stopping)
+            break;
+        pthread_mutex_unlock(&q->lock);
+        tl_err err = {0};
+        if (!ctx && tl_ctx_open(q->srv->cfg, &ctx, &err) < 0)
+            ctx = NULL;
+        if (ctx && tl_store_checkpoint(tl_ctx_store(ctx), &err) < 0) {
+            tl_log(TL_LOG_WARN, "server", "checkpoint: %s", err.msg);
+            tl_ctx_close(ctx); /* a fresh connection next time */
+            ctx = NULL;
+        }
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    tl_ctx_close(ctx);
+    return NULL;
+}
+
 /* Releases what srv_auditq_start made; the writer thread must not be
  * running (never started, or joined). */
 static void queue_free(struct srv_auditq *q)
@@ -142,6 +201,7 @@ static void queue_free(struct srv_auditq *q)
     tl_ctx_close(q->ctx);
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->not_empty);
+    pthread_cond_destroy(&q->ckpt_wake);
     pthread_cond_destroy(&q->not_full);
     pthread_cond_destroy(&q->done);
     free(q);
@@ -154,13 +214,21 @@ int srv_auditq_start(struct srv *s, tl_err *err)
         return tl_err_set(err, TL_ENOMEM, "out of memory starting the audit writer");
     q->srv = s;
     int rc = tl_ctx_open(s->cfg, &q->ctx, err);
+    if (rc == 0)
+        rc = tl_store_set_autocheckpoint(tl_ctx_store(q->ctx), false, err);
     if (rc < 0) {
         tl_err_prefix(err, "audit writer");
+        tl_ctx_close(q->ctx);
         free(q);
         return rc;
     }
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->not_empty, NULL);
+    pthread_condattr_t mono; /* the gathering deadline is on the monotonic clock */
+    pthread_condattr_init(&mono);
+    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->not_empty, &mono);
+    pthread_cond_init(&q->ckpt_wake, &mono);
+    pthread_condattr_destroy(&mono);
     pthread_cond_init(&q->not_full, NULL);
     pthread_cond_init(&q->done, NULL);
     if (pthread_create(&q->thread, NULL, writer_main, q) != 0) {
@@ -168,6 +236,11 @@ int srv_auditq_start(struct srv *s, tl_err *err)
         return tl_err_set(err, TL_EINTERNAL, "cannot start the audit writer thread");
     }
     s->auditq = q;
+    if (pthread_create(&q->ckpt_thread, NULL, checkpointer_main, q) != 0) {
+        srv_auditq_stop(s);
+        return tl_err_set(err, TL_EINTERNAL, "cannot start the checkpoint thread");
+    }
+    q->ckpt_running = true;
     return 0;
 }
 
@@ -181,6 +254,11 @@ void srv_auditq_stop(struct srv *s)
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->lock);
     pthread_join(q->thread, NULL);
+    pthread_mutex_lock(&q->lock);
+    pthread_cond_signal(&q->ckpt_wake);
+    pthread_mutex_unlock(&q->lock);
+    if (q->ckpt_running)
+        pthread_join(q->ckpt_thread, NULL);
     queue_free(q);
     s->auditq = NULL;
 }
@@ -208,7 +286,10 @@ int srv_auditq_submit(struct srv_req *r, bool wait)
     }
     q->ring[(q->head + q->n) % SRV_AUDIT_QUEUE] = r;
     q->n++;
-    pthread_cond_signal(&q->not_empty);
+    /* the writer waits for a first row, or gathers until this many: wake it
+     * only then, not once per row */
+    if (q->n == 1 || q->n == AUDIT_GATHER_ROWS)
+        pthread_cond_signal(&q->not_empty);
     if (wait)
         while (r->audit_state != SRV_AUDIT_DONE)
             pthread_cond_wait(&q->done, &q->lock);

@@ -846,3 +846,50 @@ TU_BOTH(text_with_nul_is_refused_or_kept_exactly)
     }
     tl_store_close(s);
 }
+
+static int on_int(void *ud, size_t n_cols, const tl_value *cols, const char *const *names)
+{
+    (void)names;
+    if (n_cols > 0 && cols[0].type == TL_VAL_INT)
+        *(int64_t *)ud = cols[0].i;
+    return 0;
+}
+
+/* A writer that leaves checkpoints to another connection: its commits stop
+ * checkpointing (SQLite's wal_autocheckpoint 0, back to 1000 when asked),
+ * and a checkpoint from a second connection succeeds while the writer's
+ * data stays readable. PostgreSQL checkpoints on its own: both calls
+ * succeed and change nothing. */
+TU_BOTH(checkpoints_can_move_to_another_connection)
+{
+    tl_err err = {0};
+    tl_store *w = open_migrated(url), *c = open_store(url);
+    bool sqlite = strcmp(tl_store_backend(w), "sqlite") == 0;
+    cr_assert_eq(tl_store_set_autocheckpoint(w, false, &err), 0, "%s", err.msg);
+    int64_t pages = -1;
+    if (sqlite) {
+        cr_assert_eq(tl_store_exec(w, "PRAGMA wal_autocheckpoint", 0, NULL, on_int, &pages, &err),
+                     0, "%s", err.msg);
+        cr_assert_eq(pages, 0, "autocheckpoint still %lld pages", (long long)pages);
+    }
+    for (int i = 0; i < 200; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c-%d", i);
+        tl_value p[] = {TL_TEXT(id)};
+        exec_ok(w,
+                "INSERT INTO customers (id, name, birth_date, country, currency, customer_since) "
+                "VALUES (?, 'X', '1980-01-01', 'DE', 'EUR', '2020-01-01')",
+                1, p);
+    }
+    cr_assert_eq(tl_store_checkpoint(c, &err), 0, "%s", err.msg);
+    cr_assert_eq(count_of(c, "customers"), 200);
+    cr_assert_eq(tl_store_set_autocheckpoint(w, true, &err), 0, "%s", err.msg);
+    if (sqlite) {
+        cr_assert_eq(tl_store_exec(w, "PRAGMA wal_autocheckpoint", 0, NULL, on_int, &pages, &err),
+                     0, "%s", err.msg);
+        cr_assert_eq(pages, 1000);
+    }
+    cr_assert_eq(tl_store_checkpoint(NULL, &err), TL_EINVAL);
+    tl_store_close(c);
+    tl_store_close(w);
+}
