@@ -30,18 +30,6 @@ struct env {
     tl_ctx *ctx;
 };
 
-static tl_config *config_for(const char *url, const char *dir)
-{
-    tl_config *cfg = tl_config_new();
-    cr_assert_not_null(cfg);
-    tl_err err = {0};
-    char key[1024];
-    snprintf(key, sizeof key, "%s/teller.key", dir);
-    cr_assert_eq(tl_config_set(cfg, "store.url", url, TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
-    cr_assert_eq(tl_config_set(cfg, "data.key_file", key, TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
-    return cfg;
-}
-
 static tl_ctx *open_ctx(const tl_config *cfg)
 {
     tl_ctx *ctx = NULL;
@@ -65,7 +53,7 @@ static void env_open(struct env *e, bool postgres)
         e->url = malloc(n);
         snprintf(e->url, n, "sqlite:%s/audit.db", e->dir);
     }
-    e->cfg = config_for(e->url, e->dir);
+    e->cfg = tu_config(e->url, e->dir);
     e->ctx = open_ctx(e->cfg);
 }
 
@@ -608,7 +596,7 @@ BOTH(concurrent_appends_make_one_chain)
         cr_assert_neq(pids[i], -1);
         if (pids[i] == 0) {
             close(pipes[i][0]);
-            tl_config *cfg = config_for(e->url, e->dir);
+            tl_config *cfg = tu_config(e->url, e->dir);
             tl_ctx *ctx = NULL;
             tl_err err = {0};
             int rc = tl_ctx_open(cfg, &ctx, &err);

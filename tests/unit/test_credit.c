@@ -25,13 +25,10 @@ static void setup(void)
 {
     dir = tu_tmpdir();
     cr_assert_not_null(dir);
-    cfg = tl_config_new();
     tl_err err = {0};
-    char url[1024], key[1024];
+    char url[1024];
     snprintf(url, sizeof url, "sqlite:%s/c.db", dir);
-    snprintf(key, sizeof key, "%s/teller.key", dir);
-    cr_assert_eq(tl_config_set(cfg, "store.url", url, TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
-    cr_assert_eq(tl_config_set(cfg, "data.key_file", key, TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
+    cfg = tu_config(url, dir);
     cr_assert_eq(tl_ctx_open(cfg, &ctx, &err), 0, "%s", err.msg);
 }
 

@@ -27,23 +27,11 @@ struct env {
     tl_ctx *ctx;
 };
 
-static tl_config *config_for(const char *url, const char *dir)
-{
-    tl_config *cfg = tl_config_new();
-    cr_assert_not_null(cfg);
-    tl_err err = {0};
-    char key[1024];
-    snprintf(key, sizeof key, "%s/teller.key", dir);
-    cr_assert_eq(tl_config_set(cfg, "store.url", url, TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
-    cr_assert_eq(tl_config_set(cfg, "data.key_file", key, TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
-    return cfg;
-}
-
 static void env_open(struct env *e, const char *url)
 {
     e->dir = tu_tmpdir();
     cr_assert_not_null(e->dir);
-    e->cfg = config_for(url, e->dir);
+    e->cfg = tu_config(url, e->dir);
     tl_err err = {0};
     cr_assert_eq(tl_ctx_open(e->cfg, &e->ctx, &err), 0, "tl_ctx_open: %s", err.msg);
 }
@@ -524,7 +512,7 @@ BOTH(concurrent_adds_get_distinct_versions)
         pids[i] = fork();
         cr_assert_neq(pids[i], -1);
         if (pids[i] == 0) {
-            tl_config *cfg = config_for(url, e->dir);
+            tl_config *cfg = tu_config(url, e->dir);
             tl_ctx *ctx = NULL;
             tl_err err = {0};
             int rc = tl_ctx_open(cfg, &ctx, &err);

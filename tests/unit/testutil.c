@@ -103,3 +103,15 @@ const char *tu_shared_dir(void)
     const char *s = getenv("TELLER_SHARED");
     return s && *s ? s : "../shared";
 }
+
+tl_config *tu_config(const char *url, const char *dir)
+{
+    tl_config *cfg = tl_config_new();
+    cr_assert_not_null(cfg);
+    tl_err err = {0};
+    char key[1024];
+    snprintf(key, sizeof key, "%s/teller.key", dir);
+    cr_assert_eq(tl_config_set(cfg, "store.url", url, TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
+    cr_assert_eq(tl_config_set(cfg, "data.key_file", key, TL_CONFIG_FLAG, &err), 0, "%s", err.msg);
+    return cfg;
+}

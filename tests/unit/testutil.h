@@ -20,6 +20,11 @@ char *tu_pg_fresh_url(void);
  * temp dir can be made. */
 char *tu_sqlite_url(void);
 
+/* A configuration for a context on store url with its data key file in dir
+ * (dir/teller.key, created on first open): how every test that opens a
+ * tl_ctx starts. Fails the test on error; the caller frees it. */
+tl_config *tu_config(const char *url, const char *dir);
+
 /* tu_pg_fresh_url, failing the test when no server runs: tests marked
  * needs: postgres always have the CTest fixture's server. */
 char *tu_pg_url(void);
