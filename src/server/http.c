@@ -245,7 +245,10 @@ static int reply_json_extra(struct srv_req *r, unsigned status, json_t *body, co
     char *text = NULL;
     size_t len = 0;
     if (body) {
-        text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        /* 15 significant digits: a figure rounded for display (a PD of
+         * 0.05177) stays 0.05177 instead of its 17-digit double spelling
+         * 0.051769999999999997; money never goes through a double */
+        text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         json_decref(body);
         if (!text)
             return queue(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
