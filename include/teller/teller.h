@@ -35,5 +35,6 @@
 #include "ml_models.h"
 #include "registry.h"
 #include "credit.h"
+#include "ml_stream.h"
 
 #endif
