@@ -36,5 +36,6 @@
 #include "registry.h"
 #include "credit.h"
 #include "ml_stream.h"
+#include "fraud.h"
 
 #endif

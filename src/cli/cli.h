@@ -88,6 +88,7 @@ int cli_cmd_customer(struct cli_env *env);
 int cli_cmd_serve(struct cli_env *env);
 int cli_cmd_credit(struct cli_env *env);
 int cli_cmd_models(struct cli_env *env);
+int cli_cmd_fraud(struct cli_env *env);
 
 /* Option tables defined next to their handlers. */
 extern const struct cli_opt cli_generate_opts[];
@@ -101,5 +102,6 @@ extern const struct cli_opt cli_customer_opts[];
 extern const struct cli_opt cli_serve_opts[];
 extern const struct cli_opt cli_credit_opts[];
 extern const struct cli_opt cli_models_opts[];
+extern const struct cli_opt cli_fraud_opts[];
 
 #endif
