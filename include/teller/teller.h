@@ -37,5 +37,6 @@
 #include "credit.h"
 #include "ml_stream.h"
 #include "fraud.h"
+#include "fraud_rules.h"
 
 #endif
