@@ -27,14 +27,28 @@
  *     tl_stream_label(s, "tx-42", 1, &err);      (a chargeback, days later)
  *     tl_stream_free(s);
  *
- * Memory is bounded per entity: each card and terminal keeps only the
- * transactions of its horizon (longest window + delay for terminals, plus
- * max_lateness_s), at most max_events_per_entity of them; transaction ids
- * are remembered for the same horizon so duplicates and labels find them.
+ * Memory is bounded: each card and terminal keeps only the transactions of
+ * its horizon (longest window + delay for terminals, plus max_lateness_s),
+ * at most max_events_per_entity of them; a card or terminal with nothing
+ * left in its horizon is evicted (an incremental sweep, two entities per
+ * update), and a (card, terminal) pair idle for the longest window is
+ * forgotten; transaction ids are remembered for the terminal horizon so
+ * duplicates and labels find them. Eviction never changes a feature.
+ *
+ * Restarts: tl_stream_snapshot writes the whole state to a file,
+ * tl_stream_restore reads it back; then replay from the store the
+ * transactions with ts >= tl_stream_watermark's replay_from_ts_s (those
+ * taken before come back as TL_STREAM_DUPLICATE and count nothing) and
+ * the labels given since. The features after that equal those of an engine
+ * that never stopped (docs/fraud-features.md).
+ *
  * A tl_stream is not thread-safe; use one per thread or lock around it.
  */
 #ifndef TELLER_ML_STREAM_H
 #define TELLER_ML_STREAM_H
+
+#include <stdbool.h>
+#include <stdio.h>
 
 #include "common.h"
 #include "err.h"
@@ -80,7 +94,10 @@ TL_API void tl_stream_free(tl_stream *s);
  *   terminal_nb_tx_<w>, terminal_risk_<w>             for each window,
  *   customer_secs_since_prev, customer_amount_z, customer_terminal_new
  * With the default windows the first 15 are the handbook's baseline
- * features in its order. <w> is "1day" for whole days, else "<n>s". */
+ * features in its order. <w> is "1day" for whole days, else "<n>s".
+ * customer_terminal_new is 1 when the card had no earlier-arrived
+ * transaction at the terminal within the longest window (a pair idle that
+ * long is forgotten, so memory stays bounded). */
 TL_API size_t tl_stream_n_features(const tl_stream *s);
 TL_API const char *tl_stream_feature_name(const tl_stream *s, size_t i);
 
@@ -98,7 +115,9 @@ struct tl_stream_tx {
  * own amount is in its customer windows). Returns 0 for a new transaction,
  * TL_STREAM_DUPLICATE for an id already taken with the same customer,
  * terminal, time and amount (features as at its first arrival; a label
- * given now is applied as tl_stream_label would), TL_ECONSTRAINT for an id
+ * given now is applied as tl_stream_label would), TL_EEXISTS for such a
+ * duplicate whose ts is more than max_lateness_s behind the newest ts (too
+ * old to answer exactly; it was counted once), TL_ECONSTRAINT for an id
  * taken with other fields, TL_EINVAL for a bad field or a ts older than the
  * newest ts seen minus max_lateness_s (it can no longer be placed exactly),
  * TL_ENOMEM. On error the state is unchanged and features untouched.
@@ -119,10 +138,54 @@ struct tl_stream_stats {
     uint64_t n_late;       /* taken older than their card's or terminal's newest */
     uint64_t n_labels;     /* labels taken (with the transaction or later) */
     uint64_t n_dropped;    /* events dropped by max_events_per_entity (windows then inexact) */
-    size_t n_customers, n_terminals;
+    size_t n_customers, n_terminals; /* currently held (idle ones not yet swept included) */
     size_t n_tx_remembered; /* transaction ids currently held */
+    size_t n_pairs;         /* (card, terminal) pairs held (stale ones not yet dropped included) */
+    uint64_t n_customers_evicted, n_terminals_evicted; /* idle past their horizon, freed */
+    uint64_t n_pairs_forgotten; /* pairs idle for the longest window, dropped */
+    size_t state_bytes;     /* heap held by the state, about (O(entities) to compute) */
 };
 TL_API void tl_stream_get_stats(const tl_stream *s, struct tl_stream_stats *out);
+
+/* What the engine has seen, for a restart: after tl_stream_restore, replay
+ * from the store, in arrival order, the transactions with ts >=
+ * replay_from_ts_s (any transaction the snapshot lacks is among them, since
+ * older ones would have been refused as too late) and re-apply the labels
+ * given since the snapshot was taken (a label given twice changes nothing).
+ * The transactions the snapshot already holds answer TL_STREAM_DUPLICATE
+ * (or TL_EEXISTS once newer ones moved the newest ts on): both mean "taken
+ * before", and count nothing. */
+struct tl_stream_watermark {
+    bool any;                 /* false: nothing taken yet, replay everything */
+    int64_t newest_ts_s;      /* the newest ts taken */
+    int64_t replay_from_ts_s; /* newest_ts_s - max_lateness_s (INT64_MIN when !any) */
+    uint64_t n_tx;            /* new transactions taken */
+    uint64_t seq;             /* arrival numbers given out (transactions and labels) */
+};
+TL_API void tl_stream_watermark(const tl_stream *s, struct tl_stream_watermark *out);
+
+/* The snapshot format's version; tl_stream_restore reads this one only. */
+#define TL_STREAM_SNAPSHOT_VERSION 1
+
+/* Writes the whole state (configuration, every card's and terminal's events
+ * of its horizon with their labels, the remembered transaction ids, the
+ * (card, terminal) pairs, the counters) to out at its current position:
+ * "TLSTREAM", version, payload length, payload (little-endian integers), and
+ * the BLAKE2b-256 of all that. Entities and pairs already past their horizon
+ * are left out, so a snapshot of a restored engine is byte for byte the one
+ * it was restored from. The caller owns out (it is flushed, not closed).
+ * TL_EIO when a write fails (out then holds a partial snapshot, which
+ * tl_stream_restore refuses), TL_ENOMEM. s is not changed. */
+TL_API int tl_stream_snapshot(const tl_stream *s, FILE *out, tl_err *err);
+
+/* Reads a snapshot written by tl_stream_snapshot from in's current position
+ * and makes the engine it describes; the caller frees it with
+ * tl_stream_free. Everything is checked before it is used: TL_EPARSE names
+ * what is wrong (not a snapshot, truncated, checksum mismatch, or a value
+ * out of place at a byte offset), TL_EUNSUPPORTED for another version,
+ * TL_ETOOBIG for a declared length beyond 2^40 bytes, TL_EIO, TL_ENOMEM.
+ * On error *out is untouched. Reads nothing past the snapshot's end. */
+TL_API int tl_stream_restore(FILE *in, tl_stream **out, tl_err *err);
 
 TL_END_DECLS
 

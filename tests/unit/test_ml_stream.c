@@ -1,7 +1,10 @@
 /*
  * test_ml_stream.c - the streaming feature engine: the handbook's 15
  * baseline features on the whole fraud_sim file, out-of-order arrival,
- * duplicate ids, late labels, and live scoring equal to the batch replay.
+ * duplicate ids, late labels, live scoring equal to the batch replay,
+ * snapshot and restore (a restored engine continues bit for bit like the
+ * original; damaged snapshots are refused cleanly), and eviction keeping
+ * memory bounded.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
 #include <teller/ml_stats.h>
 #include <teller/ml_stream.h>
 
@@ -426,8 +430,12 @@ Test(stream_handbook, baseline_features_on_fraud_sim, .timeout = 600)
     cr_assert_eq(stats.n_tx, n);
     cr_assert_eq(stats.n_late, 0);
     cr_assert_eq(stats.n_dropped, 0);
-    cr_assert_eq(stats.n_customers, 4989);
-    cr_assert_eq(stats.n_terminals, 10000);
+    /* cards and terminals idle past their horizon were evicted on the way
+     * (the features above are those of an engine that evicts nothing) */
+    cr_assert_leq(stats.n_customers, 4989);
+    cr_assert_geq(stats.n_customers + stats.n_customers_evicted, 4989);
+    cr_assert_leq(stats.n_terminals, 10000);
+    cr_assert_geq(stats.n_terminals + stats.n_terminals_evicted, 10000);
     tl_stream_free(s);
     free(order);
     free(rows);
@@ -706,5 +714,383 @@ Test(stream, config_and_input_errors_name_the_field)
     cr_assert_eq(f[13], 0);
     cr_assert_eq(f[11], 90);
     cr_assert_eq(f[3], 2);
+    tl_stream_free(s);
+}
+
+/* ---- snapshot and restore ------------------------------------------------ */
+
+/* The snapshot of s as bytes (malloc'd). */
+static unsigned char *snap_bytes(const tl_stream *s, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *fp = open_memstream(&buf, &n);
+    cr_assert(fp);
+    tl_err err = {0};
+    cr_assert_eq(tl_stream_snapshot(s, fp, &err), 0, "%s", err.msg);
+    cr_assert_eq(fclose(fp), 0);
+    *len = n;
+    return (unsigned char *)buf;
+}
+
+/* tl_stream_restore from bytes: its result code, *out set on success. */
+static int restore_bytes(const unsigned char *p, size_t len, tl_stream **out, tl_err *err)
+{
+    FILE *fp = fmemopen((void *)p, len, "rb");
+    cr_assert(fp);
+    int rc = tl_stream_restore(fp, out, err);
+    fclose(fp);
+    return rc;
+}
+
+static void same_rows(const double *a, const double *b, size_t n, const char *what, size_t k)
+{
+    for (size_t j = 0; j < n; j++)
+        cr_assert(memcmp(&a[j], &b[j], sizeof a[j]) == 0, "%s: row %zu feature %zu: %.17g vs %.17g",
+                  what, k, j, a[j], b[j]);
+}
+
+/* Synthetic arrival order with events up to ~6 hours late, as above. */
+static struct syn *make_late_stream(size_t n, uint64_t seed)
+{
+    struct syn *v = make_stream(n, seed);
+    tl_rng r;
+    tl_rng_seed(&r, seed + 1);
+    int64_t *key = malloc(n * sizeof *key);
+    cr_assert(key);
+    for (size_t i = 0; i < n; i++)
+        key[i] = v[i].ts + (int64_t)tl_rng_below(&r, 6 * 3600);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && key[j - 1] > key[j]; j--) {
+            int64_t tk = key[j];
+            key[j] = key[j - 1];
+            key[j - 1] = tk;
+            struct syn te = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = te;
+        }
+    free(key);
+    return v;
+}
+
+/* Feeds arrival k to s the live way: the labels of transactions at least
+ * ~7 days old first (*next_label moves on), then k without its label. */
+static void live_step(tl_stream *s, const struct syn *v, size_t k, size_t *next_label, double *f)
+{
+    tl_err err = {0};
+    while (*next_label < k && v[*next_label].ts + 7 * DAY - 3600 <= v[k].ts) {
+        cr_assert_eq(tl_stream_label(s, v[*next_label].id, v[*next_label].label, &err), 0, "%s",
+                     err.msg);
+        (*next_label)++;
+    }
+    struct tl_stream_tx tx = as_tx(&v[k], -1);
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+}
+
+Test(stream_snapshot, restored_engine_continues_bit_for_bit)
+{
+    size_t n = 12000, half = 7000;
+    struct syn *v = make_late_stream(n, 41);
+    tl_stream *a = new_stream();
+    double (*rows)[TL_STREAM_MAX_FEATURES] = calloc(n, sizeof *rows);
+    size_t next_label = 0;
+    for (size_t k = 0; k < half; k++)
+        live_step(a, v, k, &next_label, rows[k]);
+    size_t next_label_at_snap = next_label;
+
+    size_t len;
+    unsigned char *snap = snap_bytes(a, &len);
+    tl_stream *b = NULL;
+    tl_err err = {0};
+    cr_assert_eq(restore_bytes(snap, len, &b, &err), 0, "%s", err.msg);
+    /* snapshot -> restore -> snapshot: the same bytes */
+    size_t len2;
+    unsigned char *snap2 = snap_bytes(b, &len2);
+    cr_assert_eq(len2, len);
+    cr_assert(memcmp(snap, snap2, len) == 0, "the restored engine's snapshot differs");
+    struct tl_stream_stats sa, sb;
+    tl_stream_get_stats(a, &sa);
+    tl_stream_get_stats(b, &sb);
+    cr_assert_eq(sb.n_tx, half);
+    cr_assert_eq(sb.n_late, sa.n_late);
+    cr_assert_eq(sb.n_labels, sa.n_labels);
+    cr_assert_eq(sb.n_tx_remembered, sa.n_tx_remembered);
+    cr_assert_gt(sa.n_late, 100);
+
+    /* the restart protocol, on a second restored copy: replay the store
+     * from the watermark; what the snapshot holds answers as a duplicate
+     * with its first features, and the rest continues as below */
+    tl_stream *c = NULL;
+    cr_assert_eq(restore_bytes(snap, len, &c, &err), 0, "%s", err.msg);
+    struct tl_stream_watermark wm;
+    tl_stream_watermark(c, &wm);
+    cr_assert(wm.any);
+    cr_assert_eq(wm.n_tx, half);
+    cr_assert_eq(wm.replay_from_ts_s, wm.newest_ts_s - DAY);
+    size_t n_dup = 0;
+    for (size_t k = 0; k < half; k++) {
+        if (v[k].ts < wm.replay_from_ts_s)
+            continue;
+        double f[TL_STREAM_MAX_FEATURES];
+        struct tl_stream_tx tx = as_tx(&v[k], -1);
+        cr_assert_eq(tl_stream_update(c, &tx, f, &err), TL_STREAM_DUPLICATE, "%s", err.msg);
+        same_rows(f, rows[k], tl_stream_n_features(c), "duplicate after restore", k);
+        n_dup++;
+    }
+    cr_assert_gt(n_dup, 50);
+
+    /* both go on with the same arrivals and labels: the same rows */
+    size_t next_b = next_label_at_snap, next_c = next_label_at_snap;
+    for (size_t k = half; k < n; k++) {
+        double fb[TL_STREAM_MAX_FEATURES], fc[TL_STREAM_MAX_FEATURES];
+        live_step(a, v, k, &next_label, rows[k]);
+        live_step(b, v, k, &next_b, fb);
+        live_step(c, v, k, &next_c, fc);
+        same_rows(fb, rows[k], tl_stream_n_features(a), "restored", k);
+        same_rows(fc, rows[k], tl_stream_n_features(a), "restored and replayed", k);
+    }
+    /* and end in the same state, byte for byte */
+    free(snap);
+    free(snap2);
+    snap = snap_bytes(a, &len);
+    snap2 = snap_bytes(b, &len2);
+    cr_assert_eq(len, len2);
+    cr_assert(memcmp(snap, snap2, len) == 0, "the final states differ");
+    tl_stream_get_stats(a, &sa);
+    tl_stream_get_stats(b, &sb);
+    cr_assert_eq(sb.n_tx, sa.n_tx);
+    struct tl_stream_stats sc;
+    tl_stream_get_stats(c, &sc);
+    cr_assert_eq(sc.n_tx, sa.n_tx);
+    cr_assert_eq(sc.n_duplicates, sa.n_duplicates + n_dup);
+    tl_stream_free(c);
+
+    /* an empty engine round-trips too */
+    tl_stream *e = new_stream(), *e2 = NULL;
+    free(snap);
+    snap = snap_bytes(e, &len);
+    cr_assert_eq(restore_bytes(snap, len, &e2, &err), 0, "%s", err.msg);
+    tl_stream_watermark(e2, &wm);
+    cr_assert(!wm.any);
+    cr_assert_eq(wm.n_tx, 0);
+    tl_stream_free(e);
+    tl_stream_free(e2);
+    tl_stream_free(a);
+    tl_stream_free(b);
+    free(snap);
+    free(snap2);
+    free(rows);
+    free(v);
+}
+
+Test(stream_snapshot, fraud_sim_slice_restored_midway, .timeout = 600)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/fraud_sim/transactions.csv.gz", tu_shared_dir());
+    struct stat st;
+    if (stat(path, &st) != 0)
+        cr_skip_test("fraud_sim data set absent (%s): covered by the synthetic snapshot test", path);
+    size_t n_all;
+    struct hb_row *rows = read_fraud_sim(path, &n_all);
+    /* about 60 days, restored after 40: past the 38-day terminal horizon */
+    size_t n = 500000, half = 320000;
+    cr_assert_geq(n_all, n);
+    tl_stream *a = new_stream(), *b = NULL;
+    tl_err err = {0};
+    size_t nf = tl_stream_n_features(a);
+    for (size_t i = 0; i < n; i++) {
+        if (i == half) {
+            size_t len, len2;
+            unsigned char *snap = snap_bytes(a, &len);
+            cr_assert_eq(restore_bytes(snap, len, &b, &err), 0, "%s", err.msg);
+            unsigned char *snap2 = snap_bytes(b, &len2);
+            cr_assert(len == len2 && memcmp(snap, snap2, len) == 0);
+            free(snap);
+            free(snap2);
+        }
+        char id[24], cust[16], term[16];
+        snprintf(id, sizeof id, "%zu", i);
+        snprintf(cust, sizeof cust, "%d", rows[i].cust);
+        snprintf(term, sizeof term, "%d", rows[i].term);
+        struct tl_stream_tx tx = {id, cust, term, rows[i].ts, rows[i].cents, rows[i].fraud};
+        double fa[TL_STREAM_MAX_FEATURES], fb[TL_STREAM_MAX_FEATURES];
+        cr_assert_eq(tl_stream_update(a, &tx, fa, &err), 0, "tx %zu: %s", i, err.msg);
+        if (b) {
+            cr_assert_eq(tl_stream_update(b, &tx, fb, &err), 0, "tx %zu: %s", i, err.msg);
+            same_rows(fb, fa, nf, "fraud_sim restored", i);
+        }
+    }
+    struct tl_stream_stats sa, sb;
+    tl_stream_get_stats(a, &sa);
+    tl_stream_get_stats(b, &sb);
+    cr_assert_eq(sb.n_tx, sa.n_tx);
+    cr_assert_eq(sb.n_labels, sa.n_labels);
+    tl_stream_free(a);
+    tl_stream_free(b);
+    free(rows);
+}
+
+/* Re-signs a snapshot after its payload was altered, so the parser itself,
+ * not the checksum, must catch what is wrong. */
+static void resign(unsigned char *p, size_t len)
+{
+    cr_assert_geq(len, 24 + 32);
+    crypto_generichash(p + len - 32, 32, p, len - 32, NULL, 0);
+}
+
+Test(stream_snapshot, damaged_snapshots_are_refused_cleanly)
+{
+    size_t n = 300;
+    struct syn *v = make_late_stream(n, 51);
+    tl_stream *s = new_stream();
+    tl_err err = {0};
+    for (size_t k = 0; k < n; k++) {
+        double f[TL_STREAM_MAX_FEATURES];
+        struct tl_stream_tx tx = as_tx(&v[k], v[k].label);
+        cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    }
+    size_t len;
+    unsigned char *snap = snap_bytes(s, &len);
+    unsigned char *bad = malloc(len);
+    cr_assert(bad);
+    tl_stream *out = NULL;
+
+    /* every truncation */
+    for (size_t cut = 1; cut < len; cut++) {
+        cr_assert_eq(restore_bytes(snap, cut, &out, &err), TL_EPARSE, "cut at %zu", cut);
+        cr_assert(strstr(err.msg, "truncated"), "cut at %zu: %s", cut, err.msg);
+        cr_assert_null(out);
+    }
+    /* every byte with one bit flipped: caught by the header checks or the checksum */
+    for (size_t i = 0; i < len; i++) {
+        memcpy(bad, snap, len);
+        bad[i] ^= (unsigned char)(1u << (i % 8));
+        int rc = restore_bytes(bad, len, &out, &err);
+        cr_assert(rc == TL_EPARSE || rc == TL_EUNSUPPORTED || rc == TL_ETOOBIG, "flip at %zu: %d",
+                  i, rc);
+        cr_assert_null(out);
+        if (i >= 24 && i < len - 32)
+            cr_assert(strstr(err.msg, "checksum mismatch"), "flip at %zu: %s", i, err.msg);
+    }
+    /* payload bytes altered and the checksum recomputed: the parser either
+     * refuses them or (a change that keeps every value in range, such as an
+     * amount) gives an engine that works; never a crash (ASan watches) */
+    tl_rng r;
+    tl_rng_seed(&r, 52);
+    size_t n_refused = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        memcpy(bad, snap, len);
+        int n_flips = 1 + (int)tl_rng_below(&r, 3);
+        for (int k = 0; k < n_flips; k++) {
+            size_t i = 24 + (size_t)tl_rng_below(&r, len - 24 - 32);
+            bad[i] = trial % 2 ? (unsigned char)tl_rng_below(&r, 256) : bad[i] ^ 0xff;
+        }
+        resign(bad, len);
+        int rc = restore_bytes(bad, len, &out, &err);
+        if (rc < 0) {
+            cr_assert(rc == TL_EPARSE, "trial %d: %d %s", trial, rc, err.msg);
+            cr_assert(strstr(err.msg, "stream snapshot: payload byte"), "%s", err.msg);
+            cr_assert_null(out);
+            n_refused++;
+            continue;
+        }
+        for (size_t k = n - 20; k < n; k++) { /* it answers; what it answers is its business */
+            double f[TL_STREAM_MAX_FEATURES];
+            struct tl_stream_tx tx = as_tx(&v[k], v[k].label);
+            tl_stream_update(out, &tx, f, &err);
+            tl_stream_label(out, v[k].id, 1, &err);
+        }
+        size_t l2;
+        free(snap_bytes(out, &l2));
+        tl_stream_free(out);
+        out = NULL;
+    }
+    cr_assert_gt(n_refused, 1000);
+
+    /* not a snapshot at all; another version; a declared length past the limit */
+    cr_assert_eq(restore_bytes((const unsigned char *)"hello, world, not a snapshot", 28, &out, &err),
+                 TL_EPARSE);
+    cr_assert(strstr(err.msg, "magic"), "%s", err.msg);
+    memcpy(bad, snap, len);
+    bad[8] = 2;
+    cr_assert_eq(restore_bytes(bad, len, &out, &err), TL_EUNSUPPORTED);
+    cr_assert(strstr(err.msg, "version 2"), "%s", err.msg);
+    memcpy(bad, snap, len);
+    bad[23] = 0x7f;
+    cr_assert_eq(restore_bytes(bad, len, &out, &err), TL_ETOOBIG);
+    /* a declared length beyond the bytes present: truncated, without
+     * allocating what it claims */
+    memcpy(bad, snap, len);
+    bad[20] = 0x40; /* about 1 GiB more */
+    cr_assert_eq(restore_bytes(bad, len, &out, &err), TL_EPARSE);
+    cr_assert(strstr(err.msg, "truncated"), "%s", err.msg);
+    cr_assert_null(out);
+    tl_stream_free(s);
+    free(bad);
+    free(snap);
+    free(v);
+}
+
+/* ---- eviction ------------------------------------------------------------ */
+
+Test(stream_evict, memory_stays_bounded_with_many_distinct_cards)
+{
+    tl_stream *s = new_stream();
+    tl_err err = {0};
+    size_t n = 150000;
+    int64_t t0 = 1530000000, gap = 120; /* 150,000 x 2 min = 208 days */
+    size_t mid_bytes = 0, peak_cust = 0;
+    size_t every20 = (size_t)(20 * DAY / gap), every40 = (size_t)(40 * DAY / gap);
+    double f[TL_STREAM_MAX_FEATURES];
+    for (size_t i = 0; i < n; i++) {
+        char id[24], cust[24], term[24];
+        int64_t t = t0 + (int64_t)i * gap;
+        snprintf(id, sizeof id, "t%zu", i);
+        snprintf(cust, sizeof cust, "c%zu", i);        /* a card seen once */
+        snprintf(term, sizeof term, "m%zu", i / 10);   /* a terminal for 20 minutes */
+        struct tl_stream_tx tx = {id, cust, term, t, 1000 + (int64_t)(i % 97), 0};
+        cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+        cr_assert_eq(f[3], 1);
+        cr_assert_eq(f[17], 1);
+        /* a regular card every 20 days at one terminal: remembered */
+        if (i % every20 == 5) {
+            snprintf(id, sizeof id, "reg%zu", i);
+            struct tl_stream_tx rt = {id, "regular", "home", t, 5000, 0};
+            cr_assert_eq(tl_stream_update(s, &rt, f, &err), 0, "%s", err.msg);
+            cr_assert_eq(f[17], i < every20 ? 1 : 0, "regular at %zu", i);
+            cr_assert_eq(f[7], i < every20 ? 1 : 2);
+        }
+        /* a card every 40 days: forgotten in between, each visit a first */
+        if (i % every40 == 7) {
+            snprintf(id, sizeof id, "rare%zu", i);
+            struct tl_stream_tx rt = {id, "rare", "home", t, 7000, 0};
+            cr_assert_eq(tl_stream_update(s, &rt, f, &err), 0, "%s", err.msg);
+            cr_assert_eq(f[17], 1, "rare at %zu", i);
+            cr_assert_eq(f[7], 1);
+            cr_assert_eq(f[15], -1);
+        }
+        struct tl_stream_stats st;
+        if (i % 1000 == 0) {
+            tl_stream_get_stats(s, &st);
+            if (st.n_customers > peak_cust)
+                peak_cust = st.n_customers;
+            if (i == n / 2)
+                mid_bytes = st.state_bytes;
+        }
+    }
+    struct tl_stream_stats st;
+    tl_stream_get_stats(s, &st);
+    /* live: cards of the last 31 days (22,320), terminals of the last 38 */
+    size_t live_cards = (31 * DAY) / gap;
+    cr_assert_leq(peak_cust, 2 * live_cards + 1000, "peak %zu cards held", peak_cust);
+    cr_assert_gt(st.n_customers_evicted, n - 2 * live_cards - 1000);
+    cr_assert_leq(st.n_terminals, 2 * (38 * DAY) / gap / 10 + 1000);
+    cr_assert_gt(st.n_terminals_evicted, 0);
+    cr_assert_leq(st.n_pairs, 4 * live_cards + 10000);
+    cr_assert_gt(st.n_pairs_forgotten, n / 2);
+    cr_assert_leq(st.n_tx_remembered, (38 * DAY) / gap + 1000);
+    /* the second half added as much as the first and the state did not grow */
+    cr_assert_leq(st.state_bytes, mid_bytes + mid_bytes / 4, "%zu bytes at the end, %zu midway",
+                  st.state_bytes, mid_bytes);
     tl_stream_free(s);
 }
