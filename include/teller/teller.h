@@ -33,6 +33,7 @@
 #include "ml_stats.h"
 #include "ml_data.h"
 #include "ml_models.h"
+#include "ml_iforest.h"
 #include "registry.h"
 #include "credit.h"
 #include "ml_stream.h"
