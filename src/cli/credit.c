@@ -153,24 +153,40 @@ static void print_fairness(const json_t *fairness)
     }
 }
 
-static int credit_train(struct cli_env *env, const struct tl_credit_train_opts *o)
+typedef int (*report_fn)(tl_ctx *ctx, const struct tl_credit_train_opts *o, json_t **report,
+                         tl_err *err);
+
+/* What train and eval share: a context only when the work needs the store,
+ * the call, the failure, and --json. *rep is left for the caller's text
+ * output (CLI_OK and *rep non-NULL); otherwise the answer is given. */
+static int run_report(struct cli_env *env, const struct tl_credit_train_opts *o, bool needs_store,
+                      report_fn fn, json_t **rep)
 {
     tl_ctx *ctx = NULL;
-    if (!o->no_register || !o->data_path) {
+    *rep = NULL;
+    if (needs_store) {
         int rc = cli_open_ctx(env, &ctx);
         if (rc != CLI_OK)
             return rc;
     }
     tl_err err = {0};
-    json_t *rep = NULL;
-    int rc = tl_credit_train(ctx, o, &rep, &err);
+    int rc = fn(ctx, o, rep, &err);
     tl_ctx_close(ctx);
     if (rc < 0)
         return cli_fail(env, &err);
     if (env->json) {
-        print_json(rep);
-        return CLI_OK;
+        print_json(*rep);
+        *rep = NULL;
     }
+    return CLI_OK;
+}
+
+static int credit_train(struct cli_env *env, const struct tl_credit_train_opts *o)
+{
+    json_t *rep;
+    int rc = run_report(env, o, !o->no_register || !o->data_path, tl_credit_train, &rep);
+    if (rc != CLI_OK || !rep)
+        return rc;
     printf("trained on %s: %" JSON_INTEGER_FORMAT " rows, %" JSON_INTEGER_FORMAT " defaults\n",
            json_string_value(json_object_get(rep, "source")),
            json_integer_value(json_object_get(rep, "rows")),
@@ -220,22 +236,10 @@ static int credit_train(struct cli_env *env, const struct tl_credit_train_opts *
 
 static int credit_eval(struct cli_env *env, const struct tl_credit_train_opts *o)
 {
-    tl_ctx *ctx = NULL;
-    if (!o->data_path) {
-        int rc = cli_open_ctx(env, &ctx);
-        if (rc != CLI_OK)
-            return rc;
-    }
-    tl_err err = {0};
-    json_t *rep = NULL;
-    int rc = tl_credit_eval(ctx, o, &rep, &err);
-    tl_ctx_close(ctx);
-    if (rc < 0)
-        return cli_fail(env, &err);
-    if (env->json) {
-        print_json(rep);
-        return CLI_OK;
-    }
+    json_t *rep;
+    int rc = run_report(env, o, !o->data_path, tl_credit_eval, &rep);
+    if (rc != CLI_OK || !rep)
+        return rc;
     printf("%s: %" JSON_INTEGER_FORMAT " rows, %" JSON_INTEGER_FORMAT
            " defaults, %d-fold stratified CV (seed %" JSON_INTEGER_FORMAT ")\n",
            json_string_value(json_object_get(rep, "source")),
