@@ -38,6 +38,7 @@
 #include "credit.h"
 #include "ml_stream.h"
 #include "fraud.h"
+#include "fraud_alerts.h"
 #include "fraud_rules.h"
 
 #endif

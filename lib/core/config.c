@@ -46,6 +46,12 @@ static const struct key_def {
     {"credit.calibration", "platt", KEY_STRING},
     {"credit.reasons_file", "", KEY_STRING},
     {"credit.reasons", "shap", KEY_STRING},
+    {"fraud.rules_file", "", KEY_STRING},
+    {"fraud.reasons", "shap", KEY_STRING},
+    {"fraud.review_threshold", "", KEY_STRING},
+    {"fraud.block_threshold", "", KEY_STRING},
+    {"fraud.analyst_capacity", "100", KEY_INT},
+    {"fraud.state_file", "", KEY_STRING},
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 

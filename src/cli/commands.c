@@ -162,19 +162,29 @@ const struct cli_command cli_commands[] = {
      .uses_store = true,
      .run = cli_cmd_credit},
     {.name = "fraud",
-     .summary = "fraud detection: evaluate Teller's fraud models with the handbook's protocol",
-     .usage = "eval --data FILE.csv[.gz] [--train-start YYYY-MM-DD] [--train-days 7]\n"
-              "                   [--delay-days 7] [--test-days 7] [--top-k 100] [--json]",
-     .help = "eval replays the labelled transactions through the streaming feature engine,\n"
-             "trains logistic regression and gradient-boosted trees on the training period\n"
-             "(early stopping on its last days), skips the delay period, and scores the test\n"
-             "period with cards already known to be compromised removed day by day: AUC ROC,\n"
-             "average precision and Card Precision@k, next to the Fraud Detection Handbook's\n"
-             "published figures (its own logistic regression included as a check). Defaults are\n"
-             "the handbook's chapter 3 dates. See docs/fraud.md.",
+     .summary = "fraud detection: train, decide a stream of transactions, replay, evaluate",
+     .usage = "train [--data FILE.csv[.gz]] [--train-days N] [--delay-days 7] [--no-iforest]\n"
+              "                   [--no-register] [--json]\n"
+              "       teller fraud stream [--model ID] [--rules FILE] [--state FILE] < tx.jsonl\n"
+              "       teller fraud replay [--from DATE] [--model ID] [--rules FILE] [--state FILE]\n"
+              "                   [--json]\n"
+              "       teller fraud eval --data FILE.csv[.gz] [--train-start YYYY-MM-DD]\n"
+              "                   [--train-days 7] [--delay-days 7] [--test-days 7] [--top-k 100]",
+     .help = "train replays the store's card transactions (or --data, a file with the\n"
+             "fraud_sim columns) through the streaming feature engine, trains gradient-boosted\n"
+             "trees and an isolation forest for cards with little history, sets the review and\n"
+             "block thresholds on the last days, and registers the model (promoted when the task\n"
+             "has no champion). stream decides JSON lines from stdin with the champion and the\n"
+             "bank's rules, one JSON decision per line on stdout (a malformed line is reported\n"
+             "with its number and the stream goes on). replay runs the store's history through\n"
+             "the engine: how the model would have decided, and the state for --state. eval\n"
+             "runs the Fraud Detection Handbook's chapter 3 protocol on a labelled file and\n"
+             "prints AUC ROC, average precision and Card Precision@k next to its published\n"
+             "figures. See docs/fraud.md.",
      .opts = cli_fraud_opts,
      .min_args = 1,
      .max_args = 1,
+     .uses_store = true,
      .run = cli_cmd_fraud},
     {.name = "serve",
      .summary = "run the HTTP/JSON API server until SIGTERM",

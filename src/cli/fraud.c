@@ -1,31 +1,39 @@
 /*
- * teller fraud: fraud detection. For now one subcommand:
+ * teller fraud: fraud detection.
  *
+ *   train   (to come in this file)
+ *   stream, replay  in fraud_stream.c
  *   eval  Teller's fraud models on a labelled transaction file with the
  *         Fraud Detection Handbook's chapter 3 protocol (train week, delay
  *         week, test week with known compromised cards removed), printed
  *         next to the handbook's published figures (docs/fraud.md)
  */
-#include "cli.h"
+#include "fraud_cli.h"
 
 #include <teller/fraud.h>
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *opt_data, *opt_train_start, *opt_train_days, *opt_delay_days, *opt_test_days,
-    *opt_top_k, *opt_threads;
-static bool opt_no_handbook;
+static struct cli_fraud_opts O;
 
 const struct cli_opt cli_fraud_opts[] = {
-    {"data", true, &opt_data, NULL, "--data FILE.csv[.gz]    labelled transactions (fraud_sim columns)"},
-    {"train-start", true, &opt_train_start, NULL, "--train-start DATE      first training day (default 2018-07-25)"},
-    {"train-days", true, &opt_train_days, NULL, "--train-days N          training period (default 7)"},
-    {"delay-days", true, &opt_delay_days, NULL, "--delay-days N          feedback delay before the test (default 7)"},
-    {"test-days", true, &opt_test_days, NULL, "--test-days N           test period (default 7)"},
-    {"top-k", true, &opt_top_k, NULL, "--top-k K               cards an analyst team checks a day (default 100)"},
-    {"threads", true, &opt_threads, NULL, "--threads N             XGBoost threads (default: one per core)"},
-    {"no-handbook", false, NULL, &opt_no_handbook, "--no-handbook           leave out the handbook's own model"},
+    {"data", true, &O.data, NULL, "--data FILE.csv[.gz]    labelled transactions (fraud_sim columns)"},
+    {"train-start", true, &O.train_start, NULL, "--train-start DATE      eval: first training day (default 2018-07-25)"},
+    {"train-days", true, &O.train_days, NULL, "--train-days N          training period (eval default 7; train default all)"},
+    {"delay-days", true, &O.delay_days, NULL, "--delay-days N          feedback delay: labels this recent are not in yet (default 7)"},
+    {"test-days", true, &O.test_days, NULL, "--test-days N           eval: test period (default 7)"},
+    {"valid-days", true, &O.valid_days, NULL, "--valid-days N          train: last training days for early stopping and thresholds (default 2)"},
+    {"top-k", true, &O.top_k, NULL, "--top-k K               eval: cards an analyst team checks a day (default 100)"},
+    {"threads", true, &O.threads, NULL, "--threads N             XGBoost threads (default: one per core)"},
+    {"model", true, &O.model, NULL, "--model ID              a registered fraud model (default: the champion)"},
+    {"rules", true, &O.rules, NULL, "--rules FILE            the bank's rules (default: fraud.rules_file)"},
+    {"state", true, &O.state, NULL, "--state FILE            stream state: restored when it exists, saved at the end"},
+    {"from", true, &O.from, NULL, "--from DATE             replay: from this day or time (default: all)"},
+    {"reasons", true, &O.reasons, NULL, "--reasons MODE          shap, exact or approx (default: fraud.reasons)"},
+    {"no-handbook", false, NULL, &O.no_handbook, "--no-handbook           eval: leave out the handbook's own model"},
+    {"no-register", false, NULL, &O.no_register, "--no-register           train: fit and report, store nothing"},
+    {"no-iforest", false, NULL, &O.no_iforest, "--no-iforest            train: no isolation forest for new cards"},
     {0},
 };
 
@@ -94,19 +102,19 @@ static void print_table(json_t *rep)
 static int fraud_eval(struct cli_env *env)
 {
     struct tl_fraud_eval_opts o = TL_FRAUD_EVAL_OPTS_DEFAULT;
-    if (!opt_data)
+    if (!O.data)
         return cli_usage_error(env, "eval needs --data FILE.csv[.gz]");
-    o.data_path = opt_data;
-    if (opt_train_start)
-        o.train_start = opt_train_start;
+    o.data_path = O.data;
+    if (O.train_start)
+        o.train_start = O.train_start;
     int rc;
-    if ((rc = parse_int_opt(env, "train-days", opt_train_days, 3660, &o.train_days)) != CLI_OK ||
-        (rc = parse_int_opt(env, "delay-days", opt_delay_days, 3660, &o.delay_days)) != CLI_OK ||
-        (rc = parse_int_opt(env, "test-days", opt_test_days, 3660, &o.test_days)) != CLI_OK ||
-        (rc = parse_int_opt(env, "top-k", opt_top_k, 1000000, &o.top_k)) != CLI_OK ||
-        (rc = parse_int_opt(env, "threads", opt_threads, 1024, &o.nthread)) != CLI_OK)
+    if ((rc = parse_int_opt(env, "train-days", O.train_days, 3660, &o.train_days)) != CLI_OK ||
+        (rc = parse_int_opt(env, "delay-days", O.delay_days, 3660, &o.delay_days)) != CLI_OK ||
+        (rc = parse_int_opt(env, "test-days", O.test_days, 3660, &o.test_days)) != CLI_OK ||
+        (rc = parse_int_opt(env, "top-k", O.top_k, 1000000, &o.top_k)) != CLI_OK ||
+        (rc = parse_int_opt(env, "threads", O.threads, 1024, &o.nthread)) != CLI_OK)
         return rc;
-    o.handbook_row = !opt_no_handbook;
+    o.handbook_row = !O.no_handbook;
     json_t *rep;
     tl_err err = {0};
     if (tl_fraud_eval(NULL, &o, &rep, &err) < 0)
@@ -125,5 +133,9 @@ int cli_cmd_fraud(struct cli_env *env)
     const char *sub = env->args[0];
     if (strcmp(sub, "eval") == 0)
         return fraud_eval(env);
-    return cli_usage_error(env, "unknown subcommand \"%s\" (eval)", sub);
+    if (strcmp(sub, "stream") == 0)
+        return cli_fraud_stream(env, &O);
+    if (strcmp(sub, "replay") == 0)
+        return cli_fraud_replay(env, &O);
+    return cli_usage_error(env, "unknown subcommand \"%s\" (train, stream, replay, eval)", sub);
 }
