@@ -37,6 +37,7 @@
 #include "registry.h"
 #include "credit.h"
 #include "ml_stream.h"
+#include "pf_estimate.h"
 #include "fraud.h"
 #include "fraud_alerts.h"
 #include "fraud_rules.h"
