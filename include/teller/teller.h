@@ -38,6 +38,7 @@
 #include "credit.h"
 #include "ml_stream.h"
 #include "pf_estimate.h"
+#include "pf_plan.h"
 #include "fraud.h"
 #include "fraud_alerts.h"
 #include "fraud_rules.h"
