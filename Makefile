@@ -35,12 +35,15 @@ demo: build
 	$(BUILD)/teller ingest --store $(DEMO_STORE) $(DEMO_DIR)/data
 	$(BUILD)/teller stats --store $(DEMO_STORE)
 	$(BUILD)/teller credit train --store $(DEMO_STORE)
+	$(BUILD)/teller fraud train --store $(DEMO_STORE)
 	$(BUILD)/teller models list --store $(DEMO_STORE)
 	@echo "admin key (keys, models, configuration): $$($(BUILD)/teller keys create --store $(DEMO_STORE) --role admin --name demo-admin 2>/dev/null)"
 	@echo "analyst key (reads customer data):       $$($(BUILD)/teller keys create --store $(DEMO_STORE) --role analyst --name demo-analyst 2>/dev/null)"
-	@echo "service key (ingest, credit scoring):    $$($(BUILD)/teller keys create --store $(DEMO_STORE) --role service --name demo-service 2>/dev/null)"
+	@echo "service key (ingest, credit, fraud):     $$($(BUILD)/teller keys create --store $(DEMO_STORE) --role service --name demo-service 2>/dev/null)"
 	@echo 'try: curl -H "Authorization: Bearer <analyst key>" http://127.0.0.1:8080/v1/customers/C000001'
 	@echo '     curl -H "Authorization: Bearer <service key>" -H "Content-Type: application/json" -d '"'"'{"amount":12000,"term_months":36,"purpose":"used_car","annual_income":42000,"existing_debt":3000,"employment_years":4,"delinquencies_2y":0}'"'"' http://127.0.0.1:8080/v1/credit/score'
+	@echo '     curl -H "Authorization: Bearer <service key>" -H "Content-Type: application/json" -d '"'"'{"id":"T-demo-1","account_id":"A0000002","terminal_id":"TM0000001","amount":"-2450.00","currency":"EUR","country":"BR","ts":"'"$$(date -u +%FT%TZ)"'"}'"'"' http://127.0.0.1:8080/v1/transactions'
+	@echo '     curl -H "Authorization: Bearer <analyst key>" http://127.0.0.1:8080/v1/alerts'
 	@echo '(Ctrl-C stops)'
 	$(BUILD)/teller serve --store $(DEMO_STORE) --listen 127.0.0.1:8080
 
@@ -48,6 +51,7 @@ bench: build
 	@bash bench/ingest.sh
 	@bash bench/http.sh
 	@bash bench/credit.sh
+	@bash bench/fraud.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz $(DEMO_DIR)

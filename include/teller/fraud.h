@@ -235,8 +235,8 @@ struct tl_fraud_engine_opts {
 /* The fields rules may name (docs/fraud-rules.md): transaction fields
  * amount (currency units), currency, card_id, customer_id, terminal_id,
  * merchant_id, country, home_country, channel (strings), mcc, ts_ms,
- * hour (0..23 UTC), score, model_score (numbers), is_night, is_weekend,
- * is_cold, first_seen_terminal, foreign (country differs from home_country,
+ * score, model_score (numbers; the hour is the function hour(ts_ms)),
+ * is_night, is_weekend, is_cold, first_seen_terminal, foreign (country differs from home_country,
  * both known) (booleans), and every model feature by name (numbers). */
 TL_API size_t tl_fraud_rule_schema(const tl_fraud_model *m, struct tl_rule_field *out,
                                    size_t cap);
@@ -286,7 +286,8 @@ TL_API int tl_fraud_decide(tl_fraud_engine *e, const struct tl_fraud_tx *tx,
                            struct tl_fraud_decision *out, tl_err *err);
 
 /* The decision as JSON (new reference):
- * {"transaction_id","card_id","decision","score","model_score","anomaly"
+ * {"transaction_id","card_id","amount" (decimal string),"currency",
+ *  "decision","score","model_score","anomaly"
  *  (null when unused),"model","cold_start":bool,"duplicate":bool,
  *  "reasons":[{"kind":"model","feature","value","contribution","text"} ...,
  *             {"kind":"rule","rule","action","text"} ...,

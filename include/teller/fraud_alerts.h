@@ -6,7 +6,7 @@
  * A decided transaction is stored in `transactions` (a card debit: amount
  * negative) with its decision in the derived columns fraud_score,
  * fraud_decision, fraud_reasons (the decision's "reasons" JSON), fraud_model,
- * fraud_decided_at and fraud_alert_id (migration 4). A review or block
+ * fraud_decided_ms (fraud_decided_at in files) and fraud_alert_id (migration 4). A review or block
  * decision opens an alert for the card, or joins the card's open one: one
  * open alert per card, its score the highest of its transactions, so the
  * queue ranks cards the way analysts investigate them (and the handbook's
@@ -34,7 +34,9 @@
 
 TL_BEGIN_DECLS
 
-/* The account (card) behind tx->card_id, for enrichment before deciding:
+/* The account (card) behind tx->card_id, for enrichment before deciding
+ * (it also checks that tx could be stored: id characters, channel, mcc,
+ * lengths, so a payment the store would refuse never reaches the engine):
  * writes its owner's customer id and country (the card's home country) into
  * the caller's buffers and points tx->customer_id / tx->home_country at
  * them when tx lacks them. TL_ENOTFOUND when the account is unknown (the
@@ -79,8 +81,9 @@ TL_API int tl_fraud_alert_get(tl_ctx *ctx, const char *alert_id, json_t **out, t
  * one store transaction. *out (new reference): the alert as
  * tl_fraud_alert_get gives it after resolution, whose "transactions" ids
  * the caller feeds to tl_stream_label. TL_ENOTFOUND for an unknown alert,
- * TL_EINVAL for another outcome; an alert already resolved: TL_ECONSTRAINT ("alert FA-.. is already resolved as
- * fraud"). note (optional, at most 1000 bytes) is kept with the outcome. */
+ * TL_EINVAL for another outcome; an alert already resolved: TL_ECONSTRAINT
+ * ("alert FA-.. is already resolved as fraud"). note (optional, at most
+ * 1000 bytes) is kept with the outcome. */
 TL_API int tl_fraud_alert_resolve(tl_ctx *ctx, const char *alert_id, const char *outcome,
                                   const char *actor, const char *note, json_t **out, tl_err *err);
 

@@ -86,6 +86,8 @@ typedef struct tl_stream tl_stream;
  * caller frees it with tl_stream_free. On error *out is untouched. */
 TL_API int tl_stream_new(const struct tl_stream_config *cfg, tl_stream **out, tl_err *err);
 TL_API void tl_stream_free(tl_stream *s);
+/* The configuration s was made with (or restored with). */
+TL_API void tl_stream_get_config(const tl_stream *s, struct tl_stream_config *out);
 
 /* Number of features per transaction, and the name of feature i (static or
  * owned by s; NULL past the end). The layout, for windows w1..wk:

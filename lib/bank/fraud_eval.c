@@ -176,7 +176,7 @@ static void rows_clear(struct rows *r)
     free(r->y);
 }
 
-/* ---- reading the file ------------------------------------------------------ */
+/* ---- parsing the fields ---------------------------------------------------- */
 
 static bool is_gz(const char *path)
 {
@@ -263,47 +263,9 @@ static void chomp(char *s)
         s[--n] = '\0';
 }
 
-/* The protocol's days (days since 1970-01-01). */
-struct periods {
-    int32_t train_start, valid_start, test_start, test_end; /* [train_start, valid_start) fit, */
-    int delay_days;                                          /* [valid_start, test_start - delay) valid */
-};
+/* ---- reading the file: any fraud_sim-format CSV ------------------------------ */
 
-struct loaded {
-    struct cards cards;
-    struct rows rows;
-    tl_stream *stream;
-    size_t n_read;
-    size_t n_stream;                         /* the engine's features */
-    size_t avg_col[TL_STREAM_MAX_WINDOWS];   /* its customer_avg_amount_<w> columns */
-    size_t n_ratio;                          /* derived: amount / each of those */
-};
-
-/* The derived features: the amount over the card's mean amount in each
- * window (the mean includes this transaction, so the ratio is at most the
- * window's count; 1 for a zero mean). A leaked card's inflated amounts
- * stand out against the card's own habits in a way a tree finds with one
- * split, where amount and mean separately need many. Pure functions of the
- * engine's vector, so live scoring computes them the same way. */
-static void derive(const struct loaded *L, double *f)
-{
-    for (size_t w = 0; w < L->n_ratio; w++) {
-        double avg = f[L->avg_col[w]];
-        f[L->n_stream + w] = avg > 0 ? f[0] / avg : 1;
-    }
-}
-
-static void derive_setup(struct loaded *L)
-{
-    L->n_stream = tl_stream_n_features(L->stream);
-    L->n_ratio = 0;
-    for (size_t j = 0; j < L->n_stream && L->n_ratio < TL_STREAM_MAX_WINDOWS; j++)
-        if (strncmp(tl_stream_feature_name(L->stream, j), "customer_avg_amount_", 20) == 0)
-            L->avg_col[L->n_ratio++] = j;
-    L->rows.d = L->n_stream + L->n_ratio;
-}
-
-static int read_history(const char *path, const struct periods *p, struct loaded *L, tl_err *err)
+int tl__fraud_csv_read(const char *path, tl__fraud_csv_fn fn, void *ud, tl_err *err)
 {
     FILE *fp;
     bool piped = is_gz(path);
@@ -332,7 +294,6 @@ static int read_history(const char *path, const struct periods *p, struct loaded
     size_t lineno = 0, n_fields = 0;
     int col[N_COLS];
     char *f[MAX_FIELDS + 1];
-    double feat[TL_STREAM_MAX_FEATURES + TL_STREAM_MAX_WINDOWS];
 
     while ((len = getline(&line, &cap, fp)) >= 0) {
         lineno++;
@@ -396,28 +357,8 @@ static int read_history(const char *path, const struct periods *p, struct loaded
             break;
         }
         tx.label = lab[0] - '0';
-        int u = tl_stream_update(L->stream, &tx, feat, err);
-        if (u < 0) {
-            rc = tl_err_prefix(err, "%s:%zu", path, lineno);
-            break;
-        }
-        if (u == TL_STREAM_DUPLICATE)
-            continue;
-        L->n_read++;
-        int32_t day = (int32_t)(tx.ts_s / DAY_S);
-        if (day < p->train_start || day >= p->test_end)
-            continue;
-        derive(L, feat);
-        int64_t card = cards_intern(&L->cards, tx.customer_id);
-        if (card < 0) {
-            rc = tl_err_set(err, (int)card, "%s:%zu: too many cards", path, lineno);
-            break;
-        }
-        if (tx.label == 1 && day < L->cards.first_fraud_day[card])
-            L->cards.first_fraud_day[card] = day;
-        bool keep = day < p->test_start - p->delay_days || day >= p->test_start;
-        if (keep && (rc = rows_push(&L->rows, feat, day, (uint32_t)card, (uint8_t)tx.label)) < 0) {
-            tl_err_set(err, rc, "%s:%zu: out of memory keeping the rows", path, lineno);
+        if ((rc = fn(ud, &tx, lineno, err)) < 0) {
+            tl_err_prefix(err, "%s:%zu", path, lineno);
             break;
         }
     }
@@ -434,6 +375,57 @@ static int read_history(const char *path, const struct periods *p, struct loaded
         fclose(fp);
     }
     return rc;
+}
+
+/* ---- the rows of the protocol ----------------------------------------------- */
+
+/* The protocol's days (days since 1970-01-01). */
+struct periods {
+    int32_t train_start, valid_start, test_start, test_end; /* [train_start, valid_start) fit, */
+    int delay_days;                                          /* [valid_start, test_start - delay) valid */
+};
+
+struct loaded {
+    struct cards cards;
+    struct rows rows;
+    tl_stream *stream;
+    const struct periods *p;
+    size_t n_read;
+    struct tl__fraud_derive dv; /* the engine's features, then the derived ones */
+};
+
+static int take_row(void *ud, const struct tl_stream_tx *tx, size_t lineno, tl_err *err)
+{
+    (void)lineno;
+    struct loaded *L = ud;
+    const struct periods *p = L->p;
+    double feat[TL__FRAUD_MAX_FEATURES];
+    int u = tl_stream_update(L->stream, tx, feat, err);
+    if (u < 0)
+        return u;
+    if (u == TL_STREAM_DUPLICATE)
+        return 0;
+    L->n_read++;
+    int32_t day = (int32_t)(tx->ts_s / DAY_S);
+    if (day < p->train_start || day >= p->test_end)
+        return 0;
+    tl__fraud_derive(&L->dv, feat);
+    int64_t card = cards_intern(&L->cards, tx->customer_id);
+    if (card < 0)
+        return tl_err_set(err, (int)card, "too many cards");
+    if (tx->label == 1 && day < L->cards.first_fraud_day[card])
+        L->cards.first_fraud_day[card] = day;
+    bool keep = day < p->test_start - p->delay_days || day >= p->test_start;
+    int rc;
+    if (keep && (rc = rows_push(&L->rows, feat, day, (uint32_t)card, (uint8_t)tx->label)) < 0)
+        return tl_err_set(err, rc, "out of memory keeping the rows");
+    return 0;
+}
+
+static int read_history(const char *path, const struct periods *p, struct loaded *L, tl_err *err)
+{
+    L->p = p;
+    return tl__fraud_csv_read(path, take_row, L, err);
 }
 
 /* ---- Card Precision@k ------------------------------------------------------ */
@@ -740,7 +732,8 @@ int tl_fraud_eval(tl_ctx *ctx, const struct tl_fraud_eval_opts *opts, json_t **r
     cfg.label_delay_s = (int64_t)opts->delay_days * DAY_S;
     if ((rc = tl_stream_new(&cfg, &L.stream, err)) < 0)
         return rc;
-    derive_setup(&L);
+    tl__fraud_derive_setup(&L.dv, L.stream);
+    L.rows.d = L.dv.n_stream + L.dv.n_ratio;
 
     size_t *fit = NULL, *va = NULL, *tr = NULL, *te = NULL;
     double *score = NULL;
@@ -841,12 +834,11 @@ int tl_fraud_eval(tl_ctx *ctx, const struct tl_fraud_eval_opts *opts, json_t **r
 
     rep = json_object();
     json_t *feats = json_array();
-    for (size_t j = 0; j < L.n_stream; j++)
+    for (size_t j = 0; j < L.dv.n_stream; j++)
         json_array_append_new(feats, json_string(tl_stream_feature_name(L.stream, j)));
-    for (size_t w = 0; w < L.n_ratio; w++) {
+    for (size_t w = 0; w < L.dv.n_ratio; w++) {
         char name[80];
-        snprintf(name, sizeof name, "amount_over_%s",
-                 tl_stream_feature_name(L.stream, L.avg_col[w]) + 9);
+        tl__fraud_derive_name(&L.dv, L.stream, w, name, sizeof name);
         json_array_append_new(feats, json_string(name));
     }
     json_t *models = json_array();

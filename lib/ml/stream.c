@@ -231,6 +231,11 @@ static void etab_free(struct etab *t)
     free(t->slots);
 }
 
+void tl_stream_get_config(const tl_stream *s, struct tl_stream_config *out)
+{
+    *out = s->cfg;
+}
+
 void tl_stream_free(tl_stream *s)
 {
     if (!s)

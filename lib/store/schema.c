@@ -33,6 +33,8 @@ static const char *const INTERACTION_CHANNELS[] = {"web", "mobile", "branch", "e
                                                    NULL};
 static const char *const ALERT_STATUS[] = {"open", "investigating", "confirmed_fraud",
                                            "false_positive", "closed", NULL};
+static const char *const FRAUD_DECISIONS[] = {"allow", "review", "block", NULL};
+static const char *const ALERT_OUTCOMES[] = {"fraud", "genuine", NULL};
 static const char *const MODEL_STATUS[] = {"challenger", "champion", "retired", NULL};
 static const char *const KEY_ROLES[] = {"admin", "analyst", "service", "customer", NULL};
 
@@ -139,6 +141,19 @@ static const struct tl_column_spec transactions[] = {
     COL(.name = "is_fraud", .type = TL_COL_BOOL, .doc = "label: confirmed fraud"),
     COL(.name = "fraud_scenario", .type = TL_COL_INT, .min = 0, .max = 99,
         .doc = "synthetic data: which injected scenario (0 none)"),
+    /* written by the fraud service when it decides a card payment */
+    COL(.name = "fraud_score", .type = TL_COL_REAL, .derived = true, .min = 0, .max = 1,
+        .doc = "the fraud model's score, 0 to 1"),
+    COL(.name = "fraud_decision", .type = TL_COL_ENUM, .derived = true,
+        .enum_values = FRAUD_DECISIONS, .doc = "the fraud decision: allow, review or block"),
+    COL(.name = "fraud_reasons", .type = TL_COL_TEXT, .derived = true, .max_len = 4000,
+        .doc = "why (JSON array: model features, rules, lists)"),
+    COL(.name = "fraud_model", .type = TL_COL_TEXT, .derived = true, .max_len = 64,
+        .doc = "id of the fraud model that decided (models.id)"),
+    COL(.name = "fraud_decided_at", .db_name = "fraud_decided_ms", .type = TL_COL_TIMESTAMP,
+        .derived = true, .doc = "when the fraud decision was made"),
+    COL(.name = "fraud_alert_id", .type = TL_COL_TEXT, .derived = true, .max_len = 64,
+        .doc = "the alert the transaction raised or joined (alerts.id)"),
 };
 
 static const struct tl_column_spec applications[] = {
@@ -194,6 +209,22 @@ static const struct tl_column_spec alerts[] = {
     COL(.name = "score", .type = TL_COL_REAL, .min = 0, .max = 1, .doc = "model score"),
     COL(.name = "status", .type = TL_COL_ENUM, .required = true, .enum_values = ALERT_STATUS, .doc = "work state"),
     COL(.name = "reasons", .type = TL_COL_TEXT, .max_len = 4000, .doc = "why it was raised (JSON)"),
+    /* kept by the fraud service as transactions join the alert and an
+     * analyst resolves it */
+    COL(.name = "account_id", .type = TL_COL_TEXT, .derived = true, .max_len = 64,
+        .doc = "the card (account) whose transactions it gathers"),
+    COL(.name = "n_transactions", .type = TL_COL_INT, .derived = true, .min = 0, .max = INT64_MAX,
+        .doc = "transactions gathered"),
+    COL(.name = "updated_at", .db_name = "updated_ms", .type = TL_COL_TIMESTAMP, .derived = true,
+        .doc = "when a transaction last joined it, or it was resolved"),
+    COL(.name = "resolved_at", .db_name = "resolved_ms", .type = TL_COL_TIMESTAMP, .derived = true,
+        .doc = "when an analyst resolved it"),
+    COL(.name = "outcome", .type = TL_COL_ENUM, .derived = true, .enum_values = ALERT_OUTCOMES,
+        .doc = "the analyst's finding: fraud or genuine"),
+    COL(.name = "resolved_by", .type = TL_COL_TEXT, .derived = true, .max_len = 200,
+        .doc = "who resolved it (key id or subject)"),
+    COL(.name = "note", .type = TL_COL_TEXT, .derived = true, .max_len = 1000,
+        .doc = "the analyst's note"),
 };
 
 static const struct tl_column_spec models[] = {

@@ -1,7 +1,8 @@
 /*
  * teller fraud: fraud detection.
  *
- *   train   (to come in this file)
+ *   train   a fraud model from the store's card transactions or a labelled
+ *           file, registered (promoted when the task has no champion)
  *   stream, replay  in fraud_stream.c
  *   eval  Teller's fraud models on a labelled transaction file with the
  *         Fraud Detection Handbook's chapter 3 protocol (train week, delay
@@ -128,9 +129,95 @@ static int fraud_eval(struct cli_env *env)
     return CLI_OK;
 }
 
+static void print_train(json_t *rep)
+{
+    json_t *tr = json_object_get(rep, "train"), *va = json_object_get(rep, "valid");
+    json_t *th = json_object_get(rep, "thresholds"), *cb = json_object_get(rep, "combine");
+    printf("trained on %s: %lld transactions, %lld cards (%s)\n",
+           json_string_value(json_object_get(rep, "source")),
+           (long long)json_integer_value(json_object_get(rep, "transactions")),
+           (long long)json_integer_value(json_object_get(rep, "cards")),
+           json_string_value(json_object_get(rep, "currency")));
+    printf("train     %s .. %s (excl.): %lld tx, %lld frauds; %s, %lld rounds, %.1f s\n",
+           json_string_value(json_object_get(tr, "from")), json_string_value(json_object_get(tr, "to")),
+           (long long)json_integer_value(json_object_get(tr, "rows")),
+           (long long)json_integer_value(json_object_get(tr, "frauds")),
+           json_string_value(json_object_get(rep, "algo")),
+           (long long)json_integer_value(json_object_get(rep, "rounds")),
+           json_number_value(json_object_get(rep, "train_s")));
+    printf("valid     %s .. %s (excl.): %lld tx, %lld frauds; AUC %.4f, average precision %.4f\n",
+           json_string_value(json_object_get(va, "from")), json_string_value(json_object_get(va, "to")),
+           (long long)json_integer_value(json_object_get(va, "rows")),
+           (long long)json_integer_value(json_object_get(va, "frauds")),
+           json_number_value(json_object_get(va, "auc")),
+           json_number_value(json_object_get(va, "average_precision")));
+    printf("review    score >= %.4f: %.2f%% of transactions, precision %.1f%%, %.1f%% of frauds\n",
+           json_number_value(json_object_get(th, "review")),
+           100 * json_number_value(json_object_get(va, "review_rate")),
+           100 * json_number_value(json_object_get(va, "review_precision")),
+           100 * json_number_value(json_object_get(va, "recall_at_review")));
+    printf("block     score >= %.4f: %.2f%% of transactions, precision %.1f%%%s\n",
+           json_number_value(json_object_get(th, "block")),
+           100 * json_number_value(json_object_get(va, "block_rate")),
+           100 * json_number_value(json_object_get(va, "block_precision")),
+           json_is_true(json_object_get(th, "block_precision_met")) ? ""
+                                                                   : " (target not met: top 0.1%)");
+    printf("cold      cards with <= %lld earlier transactions: %lld validation tx, %lld frauds; "
+           "isolation forest weight %.2f\n",
+           (long long)json_integer_value(json_object_get(cb, "cold_max_tx")),
+           (long long)json_integer_value(json_object_get(cb, "cold_rows")),
+           (long long)json_integer_value(json_object_get(cb, "cold_frauds")),
+           json_number_value(json_object_get(cb, "iforest_weight")));
+    const char *id = json_string_value(json_object_get(rep, "id"));
+    if (id)
+        printf("model     %s registered%s\n", id,
+               json_is_true(json_object_get(rep, "promoted")) ? " and promoted to champion"
+                                                              : " as a challenger");
+    else
+        printf("model     not registered (--no-register)\n");
+}
+
+static int fraud_train(struct cli_env *env)
+{
+    struct tl_fraud_train_opts o = TL_FRAUD_TRAIN_OPTS_DEFAULT;
+    o.data_path = O.data;
+    o.no_iforest = O.no_iforest;
+    o.no_register = O.no_register;
+    o.actor = "cli";
+    int rc;
+    if ((rc = parse_int_opt(env, "train-days", O.train_days, 3660, &o.train_days)) != CLI_OK ||
+        (rc = parse_int_opt(env, "delay-days", O.delay_days, 3660, &o.delay_days)) != CLI_OK ||
+        (rc = parse_int_opt(env, "valid-days", O.valid_days, 3660, &o.valid_days)) != CLI_OK ||
+        (rc = parse_int_opt(env, "threads", O.threads, 1024, &o.nthread)) != CLI_OK)
+        return rc;
+    if (O.valid_days && o.valid_days < 1)
+        return cli_usage_error(env, "--valid-days %s: at least 1", O.valid_days);
+    tl_ctx *ctx = NULL;
+    /* the store is needed to register, or to read the history from */
+    if (!o.no_register || !o.data_path) {
+        if ((rc = cli_open_ctx(env, &ctx)) != CLI_OK)
+            return rc;
+    }
+    json_t *rep = NULL;
+    tl_err err = {0};
+    rc = tl_fraud_train(ctx, &o, &rep, &err);
+    tl_ctx_close(ctx);
+    if (rc < 0)
+        return cli_fail(env, &err);
+    if (env->json) {
+        cli_print_json(rep);
+    } else {
+        print_train(rep);
+        json_decref(rep);
+    }
+    return CLI_OK;
+}
+
 int cli_cmd_fraud(struct cli_env *env)
 {
     const char *sub = env->args[0];
+    if (strcmp(sub, "train") == 0)
+        return fraud_train(env);
     if (strcmp(sub, "eval") == 0)
         return fraud_eval(env);
     if (strcmp(sub, "stream") == 0)

@@ -14,7 +14,7 @@ struct cli_fraud_opts {
         *threads;
     const char *model;   /* --model ID: a registered fraud model (default: the champion) */
     const char *rules;   /* --rules FILE: overrides fraud.rules_file */
-    const char *state;   /* --state FILE: restore the stream state from it when it exists, save it at the end */
+    const char *state;   /* --state FILE: restored when it exists, saved at the end */
     const char *from;    /* --from DATE|TIME: replay from here (default: the store's whole history) */
     const char *reasons; /* --reasons shap|exact|approx: overrides fraud.reasons */
     bool no_handbook, no_register, no_iforest, promote, write;

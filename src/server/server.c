@@ -361,6 +361,11 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
         rc = tl_err_set(err, TL_ENOMEM, "out of memory starting the server");
         goto out_early;
     }
+    /* before listening: a broken rule file stops the start, and the first
+     * payments are decided with the cards' history already in place */
+    if ((rc = srv_fraud_new(cfg, &s.fraud, err)) < 0 ||
+        (rc = srv_fraud_start(s.fraud, main_ctx, err)) < 0)
+        goto out_early;
     uint32_t boot = 0;
     if (getrandom(&boot, sizeof boot, 0) != sizeof boot)
         boot = (uint32_t)tl_time_now_ms() ^ (uint32_t)getpid();
@@ -434,6 +439,9 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
     MHD_stop_daemon(s.daemon);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
+    tl_err save_err = {0}; /* every decision is in: the engine's state is final */
+    if (srv_fraud_save(s.fraud, &save_err) < 0)
+        tl_log(TL_LOG_ERROR, "fraud", "the fraud state was not saved: %s", save_err.msg);
     tl_log(left ? TL_LOG_WARN : TL_LOG_INFO, "http", "stopped%s",
            left ? " with requests cut at the drain deadline" : "");
     rc = 0;
@@ -456,6 +464,7 @@ out:
     pthread_mutex_destroy(&s.ingest_lock);
     pthread_cond_destroy(&s.reaper_cond);
 out_early:
+    srv_fraud_free(s.fraud);
     srv_models_free(s.models);
     srv_keycache_free(s.keycache);
     srv_ratelimit_free(s.rl);

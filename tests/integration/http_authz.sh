@@ -12,11 +12,37 @@
 #
 # The credit routes need a champion: a scorecard trained on the small
 # synthetic tests/fixtures/credit/applications.csv (a fraction of a second)
-# before the server starts. Runs on SQLite and, when the test run started
-# one, on PostgreSQL.
+# before the server starts; POST /v1/transactions a fraud champion, trained
+# on a tiny generated payment history (24 days, 51 cards); the alert routes
+# alerts to read and resolve, loaded before the server starts. Runs on
+# SQLite and, when the test run started one, on PostgreSQL.
 source "$(dirname "$0")/lib.sh"
 export PYTHONPATH="$TELLER_SRC/tests/integration${PYTHONPATH:+:$PYTHONPATH}"
 CREDIT_FIX="$TELLER_SRC/tests/fixtures/credit/applications.csv"
+
+# 24 days of card payments: 30 genuine cards three times a day, a fresh card
+# with one fraud of 500 each day from the 10th, three known cards with one
+# fraud each (the history of fraud_train.sh).
+awk 'BEGIN {
+  print "transaction_id,tx_datetime,customer_id,terminal_id,tx_amount,tx_fraud"
+  id = 0
+  for (d = -3; d <= 20; d++) {
+    for (k = 0; k < 3; k++)
+      for (c = 0; c < 30; c++) {
+        fr = (k == 1 && ((c == 0 && d == 3) || (c == 1 && d == 7) || (c == 2 && d == 13))) ? 1 : 0
+        cents = fr ? 60000 : 1000 + (id * 7919) % 9100
+        printf "TX-%05d,2020-01-%02d %02d:%02d:%02d,card-%d,T%d,%d.%02d,%d\n", id, 10 + d, 8 + 4 * k, c, c, c, (c + k + d + 10) % 10, int(cents / 100), cents % 100, fr
+        id++
+      }
+    if (d >= 0) printf "TX-%05d,2020-01-%02d 21:00:00,f%d,T%d,500.00,1\n", id++, 10 + d, d, d % 10
+  }
+}' >"$WORK/payments.csv"
+# alerts for the alert routes: each resolve takes a fresh one (a second
+# resolve of one alert is a 409)
+{
+  echo "id,customer_id,created_at,kind,status,score"
+  for i in $(seq 1 40); do echo "AUTHZ-AL-$i,C1,2026-01-01T00:00:00Z,fraud,open,0.5"; done
+} >"$WORK/alerts.csv"
 
 for store in $(stores); do
   backend=${store%%:*}
@@ -28,6 +54,9 @@ for store in $(stores); do
   fi
   champ=$(sed -n 's/^promoted \(credit-v[0-9]*\) to champion.*/\1/p' "$WORK/train.out")
   check "$backend: a champion is trained on the credit fixture (${champ:-none})" test -n "$champ"
+  check "$backend: a fraud champion is trained on a payment history" \
+    teller fraud train --store "$store" --data "$WORK/payments.csv" --threads 1 --quiet
+  check "$backend: alerts are loaded" teller ingest --quiet --store "$store" alerts "$WORK/alerts.csv"
   rc=0
   python3 - "$store" "$WORK" "$FIX" "$backend" "$champ" <<'PY' || rc=$?
 import itertools, json, os, sys, time
@@ -73,6 +102,20 @@ CREDIT_APP = json.dumps({"amount": 4000, "term_months": 24, "purpose": "card",
                          "delinquencies_2y": 0, "occupation": "engineer",
                          "customer_income": 52000})
 app_ids = itertools.count(1)
+pay_ids = itertools.count(1)
+alert_ids = itertools.count(1)
+
+
+def fresh_payment():
+    # a card payment on the customer's own card, now (the engine refuses
+    # times far from the clock)
+    return json.dumps({"id": "AUTHZ-PAY-%d" % next(pay_ids), "card_id": "A1",
+                       "terminal_id": "T1", "amount": "-12.50", "currency": "EUR",
+                       "ts": int(time.time() * 1000)})
+
+
+def fresh_alert():
+    return {"id": "AUTHZ-AL-%d" % next(alert_ids)}
 
 
 def fresh_application():
@@ -95,9 +138,13 @@ SAMPLES = {
     ("POST", "/v1/applications"): (lambda: {}, fresh_application, JSON),
     ("POST", "/v1/keys"): (lambda: {}, '{"role":"analyst","name":"matrix"}', JSON),
     ("DELETE", "/v1/keys/{id}"): (lambda: {"id": fresh_key_id()}, None, None),
+    ("POST", "/v1/transactions"): (lambda: {}, fresh_payment, JSON),
+    ("GET", "/v1/alerts/{id}"): (lambda: {"id": "AUTHZ-AL-40"}, None, None),
+    ("POST", "/v1/alerts/{id}/resolve"): (fresh_alert, '{"outcome":"genuine"}', JSON),
 }
 # Routes whose success is one status, not any 2xx
-SUCCESS = {("POST", "/v1/credit/score"): 200, ("POST", "/v1/applications"): 201}
+SUCCESS = {("POST", "/v1/credit/score"): 200, ("POST", "/v1/applications"): 201,
+           ("POST", "/v1/transactions"): 201}
 
 
 def build(route, ids):
