@@ -39,8 +39,10 @@
 #include "ml_stream.h"
 #include "pf_estimate.h"
 #include "pf_plan.h"
+#include "pf_optimize.h"
 #include "fraud.h"
 #include "fraud_alerts.h"
 #include "fraud_rules.h"
+#include "advisor.h"
 
 #endif

@@ -52,6 +52,8 @@ static const struct key_def {
     {"fraud.block_threshold", "", KEY_STRING},
     {"fraud.analyst_capacity", "100", KEY_INT},
     {"fraud.state_file", "", KEY_STRING},
+    {"advice.questionnaire_file", "", KEY_STRING},
+    {"advice.method", "table", KEY_STRING},
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 

@@ -187,9 +187,69 @@ static const char m0003_registry_decisions[] =
     "ALTER TABLE applications ADD COLUMN decision_model TEXT;"
     "ALTER TABLE applications ADD COLUMN decided_ms BIGINT;";
 
+/* Fraud decisions and the alert queue. The transactions columns are written
+ * by the fraud service as it decides a card payment, never ingested (a
+ * re-ingest of the same transaction keeps them). An alert gathers a card's
+ * flagged transactions until an analyst resolves it: the queue index serves
+ * "the open ones, highest score first", the account index "this card's open
+ * alert", the transactions index "the transactions of this alert". No
+ * foreign keys between transactions and alerts: each references the other,
+ * and neither engine would let the first row in. */
+static const char m0004_fraud_alerts[] =
+    "ALTER TABLE transactions ADD COLUMN fraud_score DOUBLE PRECISION;"
+    "ALTER TABLE transactions ADD COLUMN fraud_decision TEXT;"
+    "ALTER TABLE transactions ADD COLUMN fraud_reasons TEXT;"
+    "ALTER TABLE transactions ADD COLUMN fraud_model TEXT;"
+    "ALTER TABLE transactions ADD COLUMN fraud_decided_ms BIGINT;"
+    "ALTER TABLE transactions ADD COLUMN fraud_alert_id TEXT;"
+    "CREATE INDEX transactions_fraud_alert ON transactions(fraud_alert_id);"
+    /* the fraud engine replays card payments in time order (tl_fraud_scan_store) */
+    "CREATE INDEX transactions_ts ON transactions(ts_ms, id);"
+    "ALTER TABLE alerts ADD COLUMN account_id TEXT;"
+    "ALTER TABLE alerts ADD COLUMN n_transactions INTEGER;"
+    "ALTER TABLE alerts ADD COLUMN updated_ms BIGINT;"
+    "ALTER TABLE alerts ADD COLUMN resolved_ms BIGINT;"
+    "ALTER TABLE alerts ADD COLUMN outcome TEXT;"
+    "ALTER TABLE alerts ADD COLUMN resolved_by TEXT;"
+    "ALTER TABLE alerts ADD COLUMN note TEXT;"
+    "CREATE INDEX alerts_queue ON alerts(status, score);"
+    "CREATE INDEX alerts_account ON alerts(account_id, status);";
+
+/* Robo-advice: every risk profile assessed and every piece of advice given,
+ * with the questionnaire and model versions and the inputs digest (the
+ * answers are ids, no personal data). */
+static const char m0005_advice[] =
+    "CREATE TABLE risk_profiles ("
+    " id TEXT PRIMARY KEY,"
+    " customer_id TEXT NOT NULL REFERENCES customers(id),"
+    " created_ms BIGINT NOT NULL,"
+    " profile INTEGER NOT NULL,"
+    " tolerance INTEGER NOT NULL,"
+    " capacity INTEGER NOT NULL,"
+    " questionnaire TEXT NOT NULL,"
+    " answers_digest TEXT NOT NULL,"
+    " answers TEXT NOT NULL,"
+    " output TEXT NOT NULL);"
+    "CREATE INDEX risk_profiles_customer ON risk_profiles(customer_id, created_ms);"
+    "CREATE TABLE advice ("
+    " id TEXT PRIMARY KEY,"
+    " customer_id TEXT NOT NULL REFERENCES customers(id),"
+    " created_ms BIGINT NOT NULL,"
+    " risk_profile_id TEXT REFERENCES risk_profiles(id),"
+    " profile INTEGER NOT NULL,"
+    " model TEXT NOT NULL,"
+    " questionnaire TEXT NOT NULL,"
+    " inputs_digest TEXT NOT NULL,"
+    " currency TEXT NOT NULL,"
+    " amount_minor BIGINT NOT NULL,"
+    " output TEXT NOT NULL);"
+    "CREATE INDEX advice_customer ON advice(customer_id, created_ms);";
+
 const struct tl_migration tl__migrations[] = {
     {1, "core tables", m0001_core},
     {2, "privacy and audit", m0002_privacy_audit},
     {3, "model artifacts and credit decisions", m0003_registry_decisions},
+    {4, "fraud decisions and alerts", m0004_fraud_alerts},
+    {5, "risk profiles and advice", m0005_advice},
 };
 const size_t tl__n_migrations = sizeof(tl__migrations) / sizeof(tl__migrations[0]);

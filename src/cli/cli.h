@@ -89,6 +89,8 @@ int cli_cmd_serve(struct cli_env *env);
 int cli_cmd_credit(struct cli_env *env);
 int cli_cmd_models(struct cli_env *env);
 int cli_cmd_fraud(struct cli_env *env);
+int cli_cmd_advise(struct cli_env *env);
+int cli_cmd_risk_profile(struct cli_env *env);
 
 /* Option tables defined next to their handlers. */
 extern const struct cli_opt cli_generate_opts[];
@@ -103,5 +105,7 @@ extern const struct cli_opt cli_serve_opts[];
 extern const struct cli_opt cli_credit_opts[];
 extern const struct cli_opt cli_models_opts[];
 extern const struct cli_opt cli_fraud_opts[];
+extern const struct cli_opt cli_advise_opts[];
+extern const struct cli_opt cli_risk_profile_opts[];
 
 #endif

@@ -186,6 +186,38 @@ const struct cli_command cli_commands[] = {
      .max_args = 1,
      .uses_store = true,
      .run = cli_cmd_fraud},
+    {.name = "risk-profile",
+     .summary = "score a risk questionnaire: a profile from 1 (cautious) to 5 (adventurous)",
+     .usage = "--answers FILE.json [--customer ID] [--json]\n"
+              "       teller risk-profile --questionnaire",
+     .help = "Scores the answers ({question id: answer id}) with the questionnaire in effect\n"
+             "(advice.questionnaire_file, or the built-in one that --questionnaire prints):\n"
+             "risk tolerance and risk capacity each from 1 to 5, the profile the lower of the\n"
+             "two, an explanation naming the answers that drove it, and contradictory answers\n"
+             "flagged. With --customer the profile is stored for that customer and journaled.\n"
+             "Unknown questions or answers and missing required answers are named. See\n"
+             "docs/advice.md.",
+     .opts = cli_risk_profile_opts,
+     .uses_store = true,
+     .run = cli_cmd_risk_profile},
+    {.name = "advise",
+     .summary = "investment advice: suitable funds and ETFs, amounts, a projection and a goal plan",
+     .usage = "CUSTOMER [--answers FILE.json] [--amount AMOUNT] [--monthly AMOUNT]\n"
+              "                      [--goal AMOUNT --by YYYY-MM-DD] [--currency CODE]\n"
+              "                      [--method table|optimize] [--json]",
+     .help = "Advises a customer: the risk profile (assessed from --answers and stored, or the\n"
+             "latest stored one), a target mix by asset class, the bank's funds and ETFs that\n"
+             "suit it (never above the profile's risk level, only those the customer is\n"
+             "eligible for by age, income and currency) with weights and amounts rounded down\n"
+             "to the cent, a ten-year projection (or to --by), and with --goal the chance of\n"
+             "reaching it and the monthly contribution that gives 80 %, with the reasons.\n"
+             "When nothing suits, it says so. The advice is stored and journaled (advice.give).\n"
+             "See docs/advice.md.",
+     .opts = cli_advise_opts,
+     .min_args = 1,
+     .max_args = 1,
+     .uses_store = true,
+     .run = cli_cmd_advise},
     {.name = "serve",
      .summary = "run the HTTP/JSON API server until SIGTERM",
      .usage = "[--listen HOST:PORT] [--print-routes [--json]]",

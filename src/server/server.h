@@ -138,6 +138,8 @@ struct srv {
     struct srv_keycache *keycache;
     /* the models routes score with, loaded once (models.c) */
     struct srv_models *models;
+    /* the live fraud engine, one behind a lock (fraud.c) */
+    struct srv_fraud *fraud;
 
     atomic_bool stopping; /* tell the reaper to end */
     atomic_bool draining; /* SIGTERM: finish what is in flight, close keep-alives */
@@ -172,6 +174,23 @@ void srv_models_free(struct srv_models *m);
 int srv_models_credit(struct srv *s, tl_ctx *ctx, struct srv_model_ref **out, tl_err *err);
 const struct tl_credit_model *srv_model_credit(const struct srv_model_ref *ref);
 void srv_model_release(struct srv_model_ref *ref);
+
+/* ---- fraud.c: the live fraud engine ----
+ * srv_fraud_new reads the fraud.* configuration (TL_EINVAL naming the key);
+ * srv_fraud_start builds the engine with the champion and warms its state
+ * up (state file, then the store), failing only on what the configuration
+ * got wrong (a rule that does not parse): without a champion the engine is
+ * built on the first fraud request. srv_fraud_acquire gives the engine,
+ * current with the champion, with its lock held until srv_fraud_release
+ * (TL_ENOTFOUND when the task has no champion; the lock is not held on
+ * error). srv_fraud_save writes the state file, if configured, at shutdown. */
+struct srv_fraud;
+int srv_fraud_new(const tl_config *cfg, struct srv_fraud **out, tl_err *err);
+void srv_fraud_free(struct srv_fraud *f);
+int srv_fraud_start(struct srv_fraud *f, tl_ctx *ctx, tl_err *err);
+int srv_fraud_acquire(struct srv_fraud *f, tl_ctx *ctx, tl_fraud_engine **engine, tl_err *err);
+void srv_fraud_release(struct srv_fraud *f);
+int srv_fraud_save(struct srv_fraud *f, tl_err *err);
 
 /* Runs the server on cfg until SIGTERM or SIGINT, then drains and returns 0;
  * on a start-up failure returns a TL_E* code with err filled. announce (may
@@ -372,6 +391,8 @@ int srv_h_customers_list(struct srv_req *r);
 int srv_h_customer_get(struct srv_req *r);
 int srv_h_customer_accounts(struct srv_req *r);
 int srv_h_customer_transactions(struct srv_req *r);
+int srv_h_customer_risk_profile(struct srv_req *r);
+int srv_h_customer_advice(struct srv_req *r);
 int srv_h_account_get(struct srv_req *r);
 int srv_h_account_transactions(struct srv_req *r);
 int srv_h_products_list(struct srv_req *r);
@@ -383,5 +404,9 @@ int srv_h_key_revoke(struct srv_req *r);
 int srv_h_config(struct srv_req *r);
 int srv_h_credit_score(struct srv_req *r);
 int srv_h_application_create(struct srv_req *r);
+int srv_h_transaction_create(struct srv_req *r);
+int srv_h_alerts_list(struct srv_req *r);
+int srv_h_alert_get(struct srv_req *r);
+int srv_h_alert_resolve(struct srv_req *r);
 
 #endif
