@@ -674,14 +674,22 @@ void tl_fraud_model_score(const tl_fraud_model *m, const double *sf,
                           enum tl_fraud_reasons_mode mode, struct tl_fraud_score *out)
 {
     double f[TL__FRAUD_MAX_FEATURES];
-    float x[TL__FRAUD_MAX_FEATURES];
+    float x[TL__FRAUD_MAX_FEATURES] = {0}; /* all set below; the compiler cannot tell */
     double phi[TL__FRAUD_MAX_FEATURES + 1];
     size_t d = m->n_features;
     memcpy(f, sf, m->dv.n_stream * sizeof *f);
     tl__fraud_derive(&m->dv, f);
     for (size_t j = 0; j < d; j++)
         x[j] = (float)f[j];
-    double margin = tl_gbdt_margin(m->gbdt, x);
+    /* One walk of the trees gives both the margin and the path attribution
+     * (the steps telescope to each leaf, so the contributions sum to the
+     * margin); exact TreeSHAP, ten to twenty times dearer, is computed below
+     * only when the mode asks for it. Every mode takes its margin from this
+     * same sum, so a decision never depends on the reasons mode. */
+    tl_gbdt_contribs_approx(m->gbdt, x, phi);
+    double margin = 0;
+    for (size_t j = 0; j <= d; j++)
+        margin += phi[j];
     double p = 1 / (1 + exp(-margin));
     out->model_score = p;
     /* the count includes this transaction */
@@ -699,8 +707,6 @@ void tl_fraud_model_score(const tl_fraud_model *m, const double *sf,
                  (mode == TL_FRAUD_REASONS_SHAP && out->action != TL_RULE_ALLOW);
     if (exact)
         tl_gbdt_contribs(m->gbdt, x, phi);
-    else
-        tl_gbdt_contribs_approx(m->gbdt, x, phi);
     /* the largest positive contributions, ties to the lower index */
     out->n_reasons = 0;
     for (size_t j = 0; j < d; j++) {
