@@ -8,7 +8,7 @@ PKGS=(
   libjansson-dev libcsv-dev libinih-dev libsodium-dev libmicrohttpd-dev libjwt-dev curl
   libxgboost-dev liblinear-dev
   libcriterion-dev openssl binutils
-  python3-sklearn python3-xgboost
+  python3-sklearn python3-xgboost python3-scipy
 )
 missing=()
 for p in "${PKGS[@]}"; do

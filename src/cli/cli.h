@@ -91,6 +91,7 @@ int cli_cmd_models(struct cli_env *env);
 int cli_cmd_fraud(struct cli_env *env);
 int cli_cmd_advise(struct cli_env *env);
 int cli_cmd_risk_profile(struct cli_env *env);
+int cli_cmd_portfolio(struct cli_env *env);
 
 /* Option tables defined next to their handlers. */
 extern const struct cli_opt cli_generate_opts[];
@@ -107,5 +108,6 @@ extern const struct cli_opt cli_models_opts[];
 extern const struct cli_opt cli_fraud_opts[];
 extern const struct cli_opt cli_advise_opts[];
 extern const struct cli_opt cli_risk_profile_opts[];
+extern const struct cli_opt cli_portfolio_opts[];
 
 #endif

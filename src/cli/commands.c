@@ -218,6 +218,41 @@ const struct cli_command cli_commands[] = {
      .max_args = 1,
      .uses_store = true,
      .run = cli_cmd_advise},
+    {.name = "portfolio",
+     .summary = "portfolio optimisation, discrete allocation, backtests and goal planning",
+     .usage = "optimize --prices FILE.csv [--returns mean|mean-arith|ema|capm] [--market FILE.csv]\n"
+              "                   [--risk sample|semicov|exp|ledoit-wolf|lw-single-factor|lw-const-corr]\n"
+              "                   [--method max-sharpe|min-volatility|efficient-risk|efficient-return|\n"
+              "                   max-utility|hrp|erc|min-cvar|min-cdar|min-semivariance]\n"
+              "                   [--measure variance|cvar|cdar|semivariance] [--target X] [--rf R]\n"
+              "                   [--gamma G] [--risk-aversion A] [--bounds LO,HI] [--market-neutral]\n"
+              "                   [--frequency N] [--beta B] [--span N] [--benchmark B] [--log-returns]\n"
+              "                   [--from DATE] [--to DATE] [--dropna] [--resample weekly|monthly] [--json]\n"
+              "       teller portfolio allocate --weights FILE.json --prices FILE.csv --cash AMOUNT\n"
+              "                   [--method greedy|integer] [--short-ratio R] [--reinvest] [--json]\n"
+              "       teller portfolio backtest --prices FILE.csv --weights FILE.json|equal\n"
+              "                   [--rebalance none|monthly|quarterly|yearly|N|threshold:X] [--cost-bps B]\n"
+              "                   [--initial AMOUNT] [--rf R] [--from DATE] [--to DATE] [--json]\n"
+              "       teller portfolio goal --target AMOUNT --months N [--amount AMOUNT] [--monthly AMOUNT]\n"
+              "                   [--mu R --sigma S] [--safe-mu R --safe-sigma S --rho R] [--risky-start X]\n"
+              "                   [--risky-end X --glide-months N] [--paths N] [--seed S]\n"
+              "                   [--probability P [--max-monthly AMOUNT]] [--currency CODE] [--json]",
+     .help = "optimize estimates expected returns and a risk model from a price CSV (as\n"
+             "PyPortfolioOpt defines them) and prints the weights by ticker (cleaned: below 1e-4\n"
+             "is 0, 5 decimals; --json also gives the raw ones) and the performance: expected\n"
+             "return, volatility and Sharpe ratio, or the method's own risk measure (CVaR, CDaR,\n"
+             "semideviation and Sortino). --target is the risk for efficient-risk and the return\n"
+             "for efficient-return; --measure picks the risk they use. allocate turns weights\n"
+             "(optimize --json's output or {ticker: weight}) into whole shares at the latest\n"
+             "prices and prints the leftover cash. backtest runs fixed target weights over the\n"
+             "prices with rebalancing and costs and prints CAGR, volatility, Sharpe, Sortino,\n"
+             "maximum drawdown and Calmar. goal simulates monthly returns and contributions and\n"
+             "prints the probability of reaching --target in --months, or with --probability the\n"
+             "monthly contribution that reaches it. See docs/portfolio.md.",
+     .opts = cli_portfolio_opts,
+     .min_args = 1,
+     .max_args = 1,
+     .run = cli_cmd_portfolio},
     {.name = "serve",
      .summary = "run the HTTP/JSON API server until SIGTERM",
      .usage = "[--listen HOST:PORT] [--print-routes [--json]]",
