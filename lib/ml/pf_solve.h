@@ -41,6 +41,27 @@ typedef struct tl__pfprob {
 int tl__lp_solve(const tl__pfprob *p, const char *what, double *x, double *obj, tl_err *err);
 int tl__qp_solve(const tl__pfprob *p, const char *what, double *x, double *obj, tl_err *err);
 
+/* A sparse LP for tl__lp_ipm: the same shape (bounds, alo <= A x <= ahi)
+ * with A in compressed rows: row i holds v[rp[i] .. rp[i+1]-1] in columns
+ * ci[...]; rp has m+1 entries. */
+typedef struct tl__pfsparse {
+    size_t n, m;
+    const size_t *rp, *ci;
+    const double *v;
+    const double *g, *alo, *ahi, *lb, *ub;
+} tl__pfsparse;
+
+/* tl__lp_ipm: min g'x by a primal-dual interior-point method (Mehrotra
+ * predictor-corrector). Columns with many nonzeros and rows touching many
+ * sparse columns form a small dense border; the rest of the normal
+ * equations must be banded in the given row order (the CVaR and CDaR LPs
+ * are), so an iteration costs O(m (band + border^2)). The problem must be
+ * feasible and bounded. x gets the best iterate (largest of the relative
+ * primal and dual residuals and gap), converged at 1e-11; it is not a
+ * vertex: callers that need one polish it. 0 converged, 1 stopped short
+ * (round-off took over, or the iteration limit), TL_ENOMEM. */
+int tl__lp_ipm(const tl__pfsparse *p, const char *what, double *x, tl_err *err);
+
 /* Dense LU with partial pivoting of a[k*k] in place; piv[k]. Returns -1 when
  * singular (pivot below tol * max |a|). */
 int tl__pf_lu(double *a, size_t k, size_t *piv);

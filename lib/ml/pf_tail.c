@@ -87,6 +87,385 @@ int tl_pf_cdar(size_t n, const tl_pf_scenarios *sc, const double *w, double *out
 
 enum { MIN_RISK, EFF_RETURN, EFF_RISK };
 
+/* ---- CVaR and CDaR as linear programs ---------------------------------------------
+ * The model (PyPortfolioOpt's, unchanged): variables w, alpha, u[T] (and
+ * z[T] for CDaR);
+ *   CVaR: r_t.w + alpha + u_t >= 0, u_t >= 0, risk alpha + coef sum u_t;
+ *   CDaR: u_t - u_{t-1} + r_t.w >= 0 (u_{-1} = 0), u_t >= 0,
+ *         z_t - u_t + alpha >= 0, z_t >= 0, risk alpha + coef sum z_t;
+ * with coef = 1/(T(1-beta)) and the weight constraints.
+ *
+ * It is solved in two steps. An interior-point method (pf_lp.c) exploits
+ * the structure: w and alpha are a dense border, the rest is banded (the
+ * CDaR rows are emitted day by day, drawdown row then tail row, so the
+ * band is 2 wide). Its answer is accurate to ~1e-10 but not a vertex.
+ * The polish then solves the LP exactly near that answer: every day whose
+ * pieces are clearly decided is replaced by the matching linear piece
+ * (u_t = 0 or u_t = u_{t-1} - r_t.w; z_t = 0 or z_t = u_t - alpha), and
+ * only the undecided days keep their max() as LP variables. That small LP
+ * (w, alpha and a few kink variables) goes to the exact dense simplex.
+ * Each replaced piece is a lower bound of the max() it replaces and the
+ * risk is nondecreasing in every u_t and z_t, so the small LP is a
+ * relaxation of the true one; when its solution keeps every decided piece
+ * on the side it was assigned, the relaxation is tight there and the
+ * solution is optimal for the true LP (a trust box around the interior
+ * point keeps the relaxation bounded; a solution strictly inside it is a
+ * local, hence global, optimum of the convex problem). Days that break
+ * their assignment become undecided and the polish repeats. */
+
+typedef struct tailp {
+    int cdar, mode;
+    size_t n, T;
+    const double *r, *mu;
+    double target, coef;
+    const tl__pfbuild *wb; /* weight bounds and rows over w only */
+} tailp;
+
+/* the IPM's LP in sparse rows; x gets w, alpha, u, z */
+static int tail_ipm(const tailp *tp, double *x, tl_err *err)
+{
+    size_t n = tp->n, T = tp->T, ka = n, ku = n + 1, kz = n + 1 + T;
+    size_t nv = n + 1 + T + (tp->cdar ? T : 0), kex = tp->cdar ? kz : ku;
+    const tl__pfbuild *wb = tp->wb;
+    size_t mmax = wb->m + T * (tp->cdar ? 2 : 1) + 1;
+    size_t nzmax = wb->m * n + T * (n + 3) * (tp->cdar ? 2 : 1) + T + n + 1;
+    size_t *rp = malloc((mmax + 1) * sizeof *rp), *ci = malloc(nzmax * sizeof *ci);
+    double *v = malloc(nzmax * sizeof *v), *alo = malloc(mmax * sizeof *alo),
+           *ahi = malloc(mmax * sizeof *ahi), *lb = malloc(nv * sizeof *lb),
+           *ub = malloc(nv * sizeof *ub), *g = calloc(nv, sizeof *g);
+    int rc;
+    if (!rp || !ci || !v || !alo || !ahi || !lb || !ub || !g) {
+        rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t m = 0, k = 0;
+#define ENT(col, val)                                                                         \
+    do {                                                                                      \
+        ci[k] = (col);                                                                        \
+        v[k++] = (val);                                                                       \
+    } while (0)
+#define ROW(lo, hi)                                                                           \
+    do {                                                                                      \
+        rp[m] = k;                                                                            \
+        alo[m] = (lo);                                                                        \
+        ahi[m++] = (hi);                                                                      \
+    } while (0)
+    for (size_t i = 0; i < wb->m; i++) {
+        ROW(wb->alo[i], wb->ahi[i]);
+        for (size_t j = 0; j < n; j++)
+            if (wb->A[i * n + j] != 0)
+                ENT(j, wb->A[i * n + j]);
+    }
+    for (size_t t = 0; t < T; t++) {
+        ROW(0, INFINITY);
+        for (size_t j = 0; j < n; j++)
+            if (tp->r[t * n + j] != 0)
+                ENT(j, tp->r[t * n + j]);
+        if (!tp->cdar) {
+            ENT(ka, 1);
+            ENT(ku + t, 1);
+            continue;
+        }
+        if (t)
+            ENT(ku + t - 1, -1);
+        ENT(ku + t, 1);
+        ROW(0, INFINITY);
+        ENT(ka, 1);
+        ENT(ku + t, -1);
+        ENT(kz + t, 1);
+    }
+    if (tp->mode == EFF_RETURN) {
+        ROW(tp->target, INFINITY);
+        for (size_t j = 0; j < n; j++)
+            if (tp->mu[j] != 0)
+                ENT(j, tp->mu[j]);
+    } else if (tp->mode == EFF_RISK) {
+        ROW(-INFINITY, tp->target);
+        ENT(ka, 1);
+        for (size_t t = 0; t < T; t++)
+            ENT(kex + t, tp->coef);
+    }
+    rp[m] = k;
+#undef ENT
+#undef ROW
+    for (size_t j = 0; j < nv; j++) {
+        lb[j] = j < n ? wb->lb[j] : j == ka ? -INFINITY : 0;
+        ub[j] = j < n ? wb->ub[j] : INFINITY;
+    }
+    if (tp->mode == EFF_RISK) {
+        for (size_t j = 0; j < n; j++)
+            g[j] = -tp->mu[j];
+    } else {
+        g[ka] = 1;
+        for (size_t t = 0; t < T; t++)
+            g[kex + t] = tp->coef;
+    }
+    tl__pfsparse sp = {nv, m, rp, ci, v, g, alo, ahi, lb, ub};
+    rc = tl__lp_ipm(&sp, tp->cdar ? "CDaR" : "CVaR", x, err);
+    if (rc > 0)
+        rc = 0; /* short of the tolerance: the polish decides */
+out:
+    free(rp);
+    free(ci);
+    free(v);
+    free(alo);
+    free(ahi);
+    free(lb);
+    free(ub);
+    free(g);
+    return rc;
+}
+
+enum { UNDECIDED = 0, PIECE_LO = 1, PIECE_HI = 2 }; /* max(0, a): 0 or a */
+
+/* the day-by-day quantities at (w, alpha): a_t (before the max: the loss
+ * for CVaR, u_{t-1} - r_t.w for CDaR), q_t (after it: the loss or u_t) */
+static void tail_eval(const tailp *tp, const double *w, double *a, double *q)
+{
+    double u = 0;
+    for (size_t t = 0; t < tp->T; t++) {
+        double s = 0;
+        for (size_t i = 0; i < tp->n; i++)
+            s += tp->r[t * tp->n + i] * w[i];
+        if (tp->cdar) {
+            a[t] = u - s;
+            u = fmax(0.0, a[t]);
+            q[t] = u;
+        } else {
+            a[t] = q[t] = -s;
+        }
+    }
+}
+
+/* One polish round with the day states su (CDaR steps) and sz (tail
+ * pieces). 0 with w, alpha when the small LP solved; TL_EINVAL from the
+ * simplex when it is infeasible or unbounded. boxact: a trust-box bound is
+ * active at the answer. */
+static int polish_lp(const tailp *tp, const int *su, const int *sz, const double *w0,
+                     double alpha0, double dw, double da, double *w, double *alpha, int *boxact,
+                     tl_err *err)
+{
+    size_t n = tp->n, T = tp->T, ka = n;
+    size_t nku = 0, nkz = 0;
+    for (size_t t = 0; t < T; t++) {
+        nku += tp->cdar && su[t] == UNDECIDED;
+        nkz += sz[t] == UNDECIDED;
+    }
+    size_t nv = n + 1 + nku + nkz, kv = n + 1, ky = n + 1 + nku;
+    tl__pfbuild b;
+    double *R = calloc(nv, sizeof *R), *e = calloc(n, sizeof *e), *x = malloc(nv * sizeof *x);
+    int rc = 0;
+    if (!R || !e || !x || tl__pf_build_init(&b, nv, 0) < 0) {
+        rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+        goto out;
+    }
+    const tl__pfbuild *wb = tp->wb;
+    for (size_t i = 0; i < wb->m; i++) {
+        double *row = tl__pf_build_row(&b, wb->alo[i], wb->ahi[i]);
+        if (!row) {
+            rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(row, wb->A + i * n, n * sizeof *row);
+    }
+    for (size_t i = 0; i < n; i++) {
+        b.lb[i] = fmax(wb->lb[i], w0[i] - dw);
+        b.ub[i] = fmin(wb->ub[i], w0[i] + dw);
+    }
+    b.lb[ka] = alpha0 - da;
+    b.ub[ka] = alpha0 + da;
+    for (size_t j = kv; j < nv; j++) {
+        b.lb[j] = 0;
+        b.ub[j] = INFINITY;
+    }
+    /* q_t as an affine expression: e.w (+ kink variable ev) */
+    size_t ev = SIZE_MAX, iu = 0, iz = 0;
+    R[ka] = 1;
+    for (size_t t = 0; t < T; t++) {
+        const double *rt = tp->r + t * n;
+        if (!tp->cdar) {
+            for (size_t i = 0; i < n; i++)
+                e[i] = -rt[i];
+        } else if (su[t] == PIECE_LO) {
+            memset(e, 0, n * sizeof *e);
+            ev = SIZE_MAX;
+        } else if (su[t] == PIECE_HI) {
+            for (size_t i = 0; i < n; i++)
+                e[i] -= rt[i];
+        } else {
+            /* v >= u_{t-1} - r_t.w, v >= 0 */
+            double *row = tl__pf_build_row(&b, 0, INFINITY);
+            if (!row) {
+                rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (size_t i = 0; i < n; i++)
+                row[i] = rt[i] - e[i];
+            if (ev != SIZE_MAX)
+                row[ev] = -1;
+            row[kv + iu] = 1;
+            memset(e, 0, n * sizeof *e);
+            ev = kv + iu++;
+        }
+        if (sz[t] == PIECE_HI) {
+            for (size_t i = 0; i < n; i++)
+                R[i] += tp->coef * e[i];
+            if (ev != SIZE_MAX)
+                R[ev] += tp->coef;
+            R[ka] -= tp->coef;
+        } else if (sz[t] == UNDECIDED) {
+            /* y >= q_t - alpha, y >= 0 */
+            double *row = tl__pf_build_row(&b, 0, INFINITY);
+            if (!row) {
+                rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (size_t i = 0; i < n; i++)
+                row[i] = -e[i];
+            if (ev != SIZE_MAX)
+                row[ev] = -1;
+            row[ka] = 1;
+            row[ky + iz] = 1;
+            R[ky + iz++] += tp->coef;
+        }
+    }
+    if (tp->mode == EFF_RISK) {
+        double *row = tl__pf_build_row(&b, -INFINITY, tp->target);
+        if (!row) {
+            rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(row, R, nv * sizeof *row);
+        for (size_t i = 0; i < n; i++)
+            b.g[i] = -tp->mu[i];
+    } else {
+        memcpy(b.g, R, nv * sizeof *R);
+        if (tp->mode == EFF_RETURN) {
+            double *row = tl__pf_build_row(&b, tp->target, INFINITY);
+            if (!row) {
+                rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+                goto out;
+            }
+            memcpy(row, tp->mu, n * sizeof *row);
+        }
+    }
+    tl__pfprob p = tl__pf_build_prob(&b);
+    if ((rc = tl__lp_solve(&p, tp->cdar ? "CDaR" : "CVaR", x, NULL, err)) < 0)
+        goto out;
+    memcpy(w, x, n * sizeof *w);
+    *alpha = x[ka];
+    *boxact = 0;
+    for (size_t i = 0; i <= n; i++) {
+        double lo = i < n ? wb->lb[i] : -INFINITY, hi = i < n ? wb->ub[i] : INFINITY;
+        double tiny = 1e-12 * (1 + fabs(x[i]));
+        if ((b.lb[i] > lo && x[i] <= b.lb[i] + tiny) || (b.ub[i] < hi && x[i] >= b.ub[i] - tiny))
+            *boxact = 1;
+    }
+out:
+    free(R);
+    free(e);
+    free(x);
+    tl__pf_build_free(&b);
+    return rc;
+}
+
+/* the LP's w: the interior point, then the exact polish */
+static int tail_solve(const tailp *tp, double *w, tl_err *err)
+{
+    size_t n = tp->n, T = tp->T;
+    size_t nv = n + 1 + T + (tp->cdar ? T : 0);
+    double *x = malloc(nv * sizeof *x), *a = malloc(T * sizeof *a), *q = malloc(T * sizeof *q),
+           *wp = malloc(n * sizeof *wp);
+    int *su = malloc(T * sizeof *su), *sz = malloc(T * sizeof *sz);
+    int rc;
+    if (!x || !a || !q || !wp || !su || !sz) {
+        rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = tail_ipm(tp, x, err)) < 0)
+        goto out;
+    double alpha0 = x[n], scale = 0;
+    tail_eval(tp, x, a, q);
+    for (size_t t = 0; t < T; t++)
+        scale = fmax(scale, fmax(fabs(a[t]), fabs(q[t])));
+    scale = fmax(scale, 1e-300);
+    /* days within eps of a kink stay undecided */
+    double eps = 1e-7 * scale, dw = 1e-4, da = 1e-4 * scale, tol = 1e-13 * scale;
+    for (size_t t = 0; t < T; t++) {
+        su[t] = fabs(a[t]) <= eps ? UNDECIDED : a[t] > 0 ? PIECE_HI : PIECE_LO;
+        double bz = q[t] - alpha0;
+        sz[t] = fabs(bz) <= eps ? UNDECIDED : bz > 0 ? PIECE_HI : PIECE_LO;
+    }
+    for (int round = 0; round < 30; round++) {
+        size_t nund = 0;
+        for (size_t t = 0; t < T; t++)
+            nund += (tp->cdar && su[t] == UNDECIDED) + (sz[t] == UNDECIDED);
+        if (nund > 300 + 4 * n)
+            break; /* the interior point was no guide: the dense simplex would crawl */
+        double alpha = 0;
+        int boxact = 0;
+        tl_err e2 = {0};
+        rc = polish_lp(tp, su, sz, x, alpha0, dw, da, wp, &alpha, &boxact, &e2);
+        if (rc == TL_ENOMEM) {
+            *err = e2;
+            goto out;
+        }
+        if (rc < 0) {
+            /* the assignment or the box was too far off (the small LP
+             * unbounded or infeasible): leave more days undecided and
+             * widen the box */
+            eps *= 10;
+            dw *= 10;
+            da *= 10;
+            for (size_t t = 0; t < T; t++) {
+                if (fabs(a[t]) <= eps)
+                    su[t] = UNDECIDED;
+                if (fabs(q[t] - alpha0) <= eps)
+                    sz[t] = UNDECIDED;
+            }
+            continue;
+        }
+        if (boxact) {
+            dw *= 10;
+            da *= 10;
+        }
+        /* check every decided piece at the answer */
+        double *a2 = a, *q2 = q;
+        tail_eval(tp, wp, a2, q2);
+        int broken = 0;
+        for (size_t t = 0; t < T; t++) {
+            if (tp->cdar && ((su[t] == PIECE_HI && a2[t] < -tol) ||
+                             (su[t] == PIECE_LO && a2[t] > tol))) {
+                su[t] = UNDECIDED;
+                broken = 1;
+            }
+            double bz = q2[t] - alpha;
+            if ((sz[t] == PIECE_HI && bz < -tol) || (sz[t] == PIECE_LO && bz > tol)) {
+                sz[t] = UNDECIDED;
+                broken = 1;
+            }
+        }
+        if (!broken && !boxact) {
+            memcpy(w, wp, n * sizeof *w);
+            rc = 0;
+            goto out;
+        }
+        /* next round: recentre the box on the last answer */
+        memcpy(x, wp, n * sizeof *wp);
+        alpha0 = alpha;
+    }
+    rc = tl_err_set(err, TL_EINTERNAL, "%s: the vertex polish after the interior-point method "
+                    "did not settle", tp->cdar ? "CDaR" : "CVaR");
+out:
+    free(x);
+    free(a);
+    free(q);
+    free(wp);
+    free(su);
+    free(sz);
+    return rc;
+}
+
 static int tail_lp(int cdar, int mode, size_t n, const tl_pf_scenarios *sc, const double *mu,
                    double target, const tl_pf_constraints *c, double *w, double *risk,
                    tl_err *err)
@@ -105,63 +484,24 @@ static int tail_lp(int cdar, int mode, size_t n, const tl_pf_scenarios *sc, cons
     tl__pfcons pc;
     if ((rc = tl__pf_cons_resolve(n, c, &pc, err)) < 0)
         return rc;
-    size_t T = sc->t, ka = n, ku = n + 1, kz = n + 1 + T;
-    size_t nv = n + 1 + T + (cdar ? T : 0);
-    double coef = 1.0 / ((double)T * (1 - sc->beta));
-    size_t kex = cdar ? kz : ku; /* the variables averaged in the tail */
-    tl__pfbuild b;
-    double *x = malloc(nv * sizeof *x);
-    if (!x || tl__pf_build_init(&b, nv, 0) < 0) {
+    tl__pfbuild wb;
+    double *x = malloc(n * sizeof *x);
+    if (!x || tl__pf_build_init(&wb, n, 0) < 0) {
         free(x);
-        tl__pf_build_free(&b);
+        tl__pf_build_free(&wb);
         tl__pf_cons_free(&pc);
         return tl_err_set(err, TL_ENOMEM, "out of memory");
     }
-    if ((rc = tl__pf_build_weights(&b, &pc, err)) < 0)
+    if ((rc = tl__pf_build_weights(&wb, &pc, err)) < 0)
         goto out;
-    for (size_t t = 0; t < T; t++)
-        b.lb[ku + t] = 0;
-    if (cdar)
-        for (size_t t = 0; t < T; t++)
-            b.lb[kz + t] = 0;
-    if (mode == EFF_RISK) {
-        for (size_t i = 0; i < n; i++)
-            b.g[i] = -mu[i];
-    } else {
-        b.g[ka] = 1;
-        for (size_t t = 0; t < T; t++)
-            b.g[kex + t] = coef;
-    }
-    for (size_t t = 0; t < T; t++) {
-        double *row = tl__pf_build_row(&b, 0, INFINITY);
-        if (!row) {
-            rc = tl_err_set(err, TL_ENOMEM, "out of memory");
-            goto out;
-        }
-        memcpy(row, sc->r + t * n, n * sizeof *row);
-        if (!cdar) {
-            /* r_t.w + alpha + u_t >= 0 */
-            row[ka] = 1;
-            row[ku + t] = 1;
-        } else {
-            /* u_t - u_{t-1} + r_t.w >= 0, u_0 = 0 */
-            row[ku + t] = 1;
-            if (t)
-                row[ku + t - 1] = -1;
-        }
-    }
-    if (cdar)
-        for (size_t t = 0; t < T; t++) {
-            /* z_t - u_t + alpha >= 0 */
-            double *row = tl__pf_build_row(&b, 0, INFINITY);
-            if (!row) {
-                rc = tl_err_set(err, TL_ENOMEM, "out of memory");
-                goto out;
-            }
-            row[kz + t] = 1;
-            row[ku + t] = -1;
-            row[ka] = 1;
-        }
+    /* the weight constraints alone must be feasible (the interior-point
+     * method needs a feasible problem; the simplex says which is not) */
+    tl__pfprob wp = tl__pf_build_prob(&wb);
+    memset(wb.g, 0, n * sizeof *wb.g);
+    if ((rc = tl__lp_solve(&wp, what, x, NULL, err)) < 0)
+        goto out;
+    tailp tp = {cdar, mode, n, sc->t, sc->r, mu, target, 1.0 / ((double)sc->t * (1 - sc->beta)),
+                &wb};
     if (mode == EFF_RETURN) {
         double maxret;
         if ((rc = tl_pf_max_return(n, mu, c, NULL, &maxret, err)) < 0)
@@ -171,36 +511,30 @@ static int tail_lp(int cdar, int mode, size_t n, const tl_pf_scenarios *sc, cons
                             "these constraints allow", target, maxret);
             goto out;
         }
-        double *row = tl__pf_build_row(&b, target, INFINITY);
-        if (!row) {
-            rc = tl_err_set(err, TL_ENOMEM, "out of memory");
-            goto out;
-        }
-        memcpy(row, mu, n * sizeof *row);
     } else if (mode == EFF_RISK) {
-        double *row = tl__pf_build_row(&b, -INFINITY, target);
-        if (!row) {
-            rc = tl_err_set(err, TL_ENOMEM, "out of memory");
+        /* the smallest risk first: a target below it has no solution */
+        double least;
+        tp.mode = MIN_RISK;
+        if ((rc = tail_solve(&tp, x, err)) < 0 ||
+            (rc = cdar ? tl_pf_cdar(n, sc, x, &least, err) : tl_pf_cvar(n, sc, x, &least, err)) < 0)
+            goto out;
+        if (target < least * (1 - 1e-12)) {
+            rc = tl_err_set(err, TL_EINVAL, "%s target %g is below the smallest %s %g these "
+                            "constraints allow", what, target, what, least);
             goto out;
         }
-        row[ka] = 1;
-        for (size_t t = 0; t < T; t++)
-            row[kex + t] = coef;
+        tp.mode = EFF_RISK;
     }
-    tl__pfprob p = tl__pf_build_prob(&b);
-    rc = tl__lp_solve(&p, what, x, NULL, err);
-    if (rc == TL_EINVAL && mode == EFF_RISK)
-        tl_err_set(err, TL_EINVAL, "%s target %g is below the smallest %s these constraints "
-                   "allow", what, target, what);
-    if (rc < 0)
+    if ((rc = tail_solve(&tp, x, err)) < 0)
         goto out;
     for (size_t i = 0; i < n; i++)
-        w[i] = nearbyint(x[i] * 1e16) / 1e16 + 0.0;
-    if (risk)
-        rc = cdar ? tl_pf_cdar(n, sc, w, risk, err) : tl_pf_cvar(n, sc, w, risk, err);
+        x[i] = nearbyint(x[i] * 1e16) / 1e16 + 0.0;
+    if (risk && (rc = cdar ? tl_pf_cdar(n, sc, x, risk, err) : tl_pf_cvar(n, sc, x, risk, err)) < 0)
+        goto out;
+    memcpy(w, x, n * sizeof *w);
 out:
     free(x);
-    tl__pf_build_free(&b);
+    tl__pf_build_free(&wb);
     tl__pf_cons_free(&pc);
     return rc;
 }

@@ -241,12 +241,8 @@ refcase cvar_efficient_risk_0.02 --dropna --method efficient-risk --measure cvar
 refcase cvar_efficient_return_0.25 --dropna --method efficient-return --measure cvar --target 0.25
 refcase semivariance_efficient_return_0.2 --dropna --method efficient-return --measure semivariance --target 0.2 --rf 0.02
 refcase semivariance_min_semivariance_L2 --dropna --method min-semivariance --gamma 1 --rf 0.02
-if [ -n "${TELLER_PF_SLOW:-}" ]; then
-  refcase cdar_min_cdar --dropna --method min-cdar
-  refcase cdar_efficient_risk_0.08 --dropna --method efficient-risk --measure cdar --target 0.08
-else
-  echo "SKIP cdar_min_cdar, cdar_efficient_risk_0.08: the dense CDaR LP takes minutes (TELLER_PF_SLOW=1 runs them)"
-fi
+refcase cdar_min_cdar --dropna --method min-cdar
+refcase cdar_efficient_risk_0.08 --dropna --method efficient-risk --measure cdar --target 0.08
 
 # discrete_allocation_greedy_long: max-sharpe's raw weights, $10000, short ratio 0.3
 rc=$(rc_of teller portfolio allocate --weights "$WORK/ef_max_sharpe.json" --prices "$SP" --cash 10000 \

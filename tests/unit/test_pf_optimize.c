@@ -436,6 +436,8 @@ Test(pf_optimize, ef_sector_constraints, .timeout = 300)
     tl_pf_scenarios sc = {rets_f->n_rows, rets_f->v, 0.95};
     cr_assert_eq(tl_pf_min_cvar(N, &sc, &c, w, &risk, &err), 0, "%s", err.msg);
     check_sectors("min_cvar", w, &c);
+    cr_assert_eq(tl_pf_min_cdar(N, &sc, &c, w, &risk, &err), 0, "%s", err.msg);
+    check_sectors("min_cdar", w, &c);
     tl_pf_semi sm = {rets_f->n_rows, rets_f->v, 0, 252};
     cr_assert_eq(tl_pf_min_semivariance(N, &sm, &c, w, &err), 0, "%s", err.msg);
     check_sectors("min_semivariance", w, &c);
@@ -714,6 +716,37 @@ Test(pf_optimize, discrete_allocation_shorts_and_errors)
 
 /* ---- CVaR, CDaR, semivariance ----------------------------------------------------- */
 
+/* The LPs have one exact optimum: beyond the upstream tolerance, the
+ * independent HiGHS solution of each case (verification.independent_values)
+ * must be matched to 1e-9 relative. */
+static void check_exact(const char *id, const double *got, size_t k)
+{
+    json_t *c = case_by_id(id);
+    json_t *iv = json_object_get(json_object_get(c, "verification"), "independent_values");
+    cr_assert(json_is_array(iv), "case %s has no independent_values", id);
+    for (size_t i = 0; i < k && i < json_array_size(iv); i++) {
+        char what[48];
+        snprintf(what, sizeof what, "independent_values[%zu]", i);
+        double want = json_number_value(json_array_get(iv, i));
+        check_close(id, what, got[i], want, 1e-9, 0);
+    }
+}
+
+/* weights sum to one within the bounds, and the risk reported is the
+ * historical one of those weights */
+static void check_tail_w(const char *id, const double *w, const tl_pf_scenarios *sc, int cdar,
+                         double risk)
+{
+    tl_err err = {0};
+    double v;
+    cr_expect(fabs(wsum(w, N) - 1) < 1e-12, "case %s: weights sum to %.17g", id, wsum(w, N));
+    for (int i = 0; i < N; i++)
+        cr_expect(w[i] >= 0 && w[i] <= 1, "case %s: w[%d] = %g", id, i, w[i]);
+    cr_assert_eq(cdar ? tl_pf_cdar(N, sc, w, &v, &err) : tl_pf_cvar(N, sc, w, &v, &err), 0, "%s",
+                 err.msg);
+    cr_expect(v == risk, "case %s: risk %.17g but the weights' own is %.17g", id, risk, v);
+}
+
 Test(pf_optimize, cvar_cases, .timeout = 300)
 {
     NEED_DATA();
@@ -728,37 +761,36 @@ Test(pf_optimize, cvar_cases, .timeout = 300)
     p[0] = tl_pf_portfolio_return(N, w, mu);
     p[1] = risk;
     check_perf("cvar_min_cvar_full_history_mu", p, 2);
+    check_exact("cvar_min_cvar_full_history_mu", p, 2);
+    check_tail_w("cvar_min_cvar_full_history_mu", w, &sc, 0, risk);
     cr_assert_eq(tl_pf_cvar_efficient_risk(N, &sc, mu_f, 0.02, NULL, w, &risk, &err), 0, "%s",
                  err.msg);
     p[0] = tl_pf_portfolio_return(N, w, mu_f);
     p[1] = risk;
     check_perf("cvar_efficient_risk_0.02", p, 2);
+    check_exact("cvar_efficient_risk_0.02", p, 2);
+    check_tail_w("cvar_efficient_risk_0.02", w, &sc, 0, risk);
     cr_assert_eq(tl_pf_cvar_efficient_return(N, &sc, mu_f, 0.25, NULL, w, &risk, &err), 0, "%s",
                  err.msg);
     p[0] = tl_pf_portfolio_return(N, w, mu_f);
     p[1] = risk;
     check_perf("cvar_efficient_return_0.25", p, 2);
-    /* a CVaR target below the minimum, a return above the maximum */
+    check_exact("cvar_efficient_return_0.25", p, 2);
+    check_tail_w("cvar_efficient_return_0.25", w, &sc, 0, risk);
+    /* a CVaR target below the minimum, a return above the maximum; the
+     * weights are left alone */
+    double keep[N];
+    memcpy(keep, w, sizeof keep);
     cr_expect_eq(tl_pf_cvar_efficient_risk(N, &sc, mu_f, 0.001, NULL, w, &risk, &err), TL_EINVAL);
+    cr_expect_not_null(strstr(err.msg, "below the smallest CVaR"), "%s", err.msg);
     cr_expect_eq(tl_pf_cvar_efficient_return(N, &sc, mu_f, 5, NULL, w, &risk, &err), TL_EINVAL);
     cr_expect_not_null(strstr(err.msg, "maximum return"), "%s", err.msg);
+    cr_expect(memcmp(keep, w, sizeof keep) == 0, "weights changed by a failed call");
 }
 
-/* The CDaR LP (1791 rows x 3603 columns) takes the dense simplex about a
- * minute optimised and several under the sanitizers, so it runs only when
- * asked for. */
-static void need_slow(void)
-{
-    const char *s = getenv("TELLER_PF_SLOW");
-    if (!s || !*s || strcmp(s, "0") == 0)
-        cr_skip_test("CDaR reference cases skipped: set TELLER_PF_SLOW=1 (the dense simplex "
-                     "takes minutes on the 1791-row CDaR LP)");
-}
-
-Test(pf_optimize, cdar_cases, .timeout = 1800)
+Test(pf_optimize, cdar_cases, .timeout = 300)
 {
     NEED_DATA();
-    need_slow();
     load();
     double mu_f[N];
     load_filtered(mu_f);
@@ -769,17 +801,37 @@ Test(pf_optimize, cdar_cases, .timeout = 1800)
     p[0] = tl_pf_portfolio_return(N, w, mu_f);
     p[1] = risk;
     check_perf("cdar_min_cdar", p, 2);
+    check_exact("cdar_min_cdar", p, 2);
+    check_tail_w("cdar_min_cdar", w, &sc, 1, risk);
+    double least = risk;
     cr_assert_eq(tl_pf_cdar_efficient_risk(N, &sc, mu_f, 0.08, NULL, w, &risk, &err), 0, "%s",
                  err.msg);
     p[0] = tl_pf_portfolio_return(N, w, mu_f);
     p[1] = risk;
     check_perf("cdar_efficient_risk_0.08", p, 2);
+    check_exact("cdar_efficient_risk_0.08", p, 2);
+    check_tail_w("cdar_efficient_risk_0.08", w, &sc, 1, risk);
+    /* efficient_return at the return of efficient_risk(0.08) comes back to
+     * CDaR 0.08: the two are the same point of the frontier */
+    double ret = p[0];
+    cr_assert_eq(tl_pf_cdar_efficient_return(N, &sc, mu_f, ret, NULL, w, &risk, &err), 0, "%s",
+                 err.msg);
+    cr_expect(fabs(risk - 0.08) < 1e-9, "CDaR at return %.12g is %.12g, not 0.08", ret, risk);
+    cr_expect(fabs(tl_pf_portfolio_return(N, w, mu_f) - ret) < 1e-12);
+    /* a target at the minimum itself is feasible; below it is not */
+    cr_assert_eq(tl_pf_cdar_efficient_risk(N, &sc, mu_f, least, NULL, w, &risk, &err), 0, "%s",
+                 err.msg);
+    cr_expect(fabs(risk - least) < 1e-12, "CDaR %.17g at target %.17g", risk, least);
+    cr_expect_eq(tl_pf_cdar_efficient_risk(N, &sc, mu_f, 0.9 * least, NULL, w, &risk, &err),
+                 TL_EINVAL);
+    cr_expect_not_null(strstr(err.msg, "below the smallest CDaR"), "%s", err.msg);
+    cr_expect_eq(tl_pf_cdar_efficient_return(N, &sc, mu_f, 5, NULL, w, &risk, &err), TL_EINVAL);
+    cr_expect_not_null(strstr(err.msg, "maximum return"), "%s", err.msg);
 }
 
-Test(pf_optimize, cdar_sector_constraints, .timeout = 1800)
+Test(pf_optimize, tail_infeasible_groups)
 {
     NEED_DATA();
-    need_slow();
     load();
     load_filtered(NULL);
     tl_err err = {0};
@@ -787,9 +839,16 @@ Test(pf_optimize, cdar_sector_constraints, .timeout = 1800)
     int gof[N];
     double glo[8], ghi[8], w[N], risk;
     sector_cons(&c, gof, glo, ghi);
+    /* every sector capped at 0.1: the weights cannot reach a sum of 1 */
+    for (int g = 0; g < 8; g++) {
+        glo[g] = NAN;
+        ghi[g] = 0.1;
+    }
     tl_pf_scenarios sc = {rets_f->n_rows, rets_f->v, 0.95};
-    cr_assert_eq(tl_pf_min_cdar(N, &sc, &c, w, &risk, &err), 0, "%s", err.msg);
-    check_sectors("min_cdar", w, &c);
+    cr_expect_eq(tl_pf_min_cdar(N, &sc, &c, w, &risk, &err), TL_EINVAL);
+    cr_expect_not_null(strstr(err.msg, "infeasible"), "%s", err.msg);
+    cr_expect_eq(tl_pf_min_cvar(N, &sc, &c, w, &risk, &err), TL_EINVAL);
+    cr_expect_not_null(strstr(err.msg, "infeasible"), "%s", err.msg);
 }
 
 Test(pf_optimize, cdar_small)
