@@ -91,6 +91,14 @@ TL_API int tl_registry_champion(tl_ctx *ctx, const char *task, struct tl_model_i
 TL_API int tl_registry_artifact(tl_ctx *ctx, const char *id, char **bytes, size_t *len,
                                 tl_err *err);
 
+/* The artifact of model id of task (id NULL: the task's champion), for a
+ * domain's loader: TL_ENOTFOUND as tl_registry_get / tl_registry_champion,
+ * TL_EINVAL when id is a model of another task, TL_ECRYPTO as
+ * tl_registry_artifact. id_out gets the model's id; *bytes is malloc'ed. */
+TL_API int tl_registry_task_artifact(tl_ctx *ctx, const char *task, const char *id,
+                                     char id_out[TL_MODEL_ID_MAX], char **bytes, size_t *len,
+                                     tl_err *err);
+
 /* Makes id the champion of its task, the previous champion retired, in one
  * transaction; journals "model.promote" with actor. Promoting a retired
  * model is allowed (a rollback); the champion again is a no-op. */

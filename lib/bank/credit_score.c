@@ -391,24 +391,13 @@ int tl_credit_model_from_artifact(const char *bytes, size_t len, const char *id,
 
 int tl_credit_model_load(tl_ctx *ctx, const char *model_id, tl_credit_model **out, tl_err *err)
 {
-    struct tl_model_info info = {0};
-    int rc = model_id ? tl_registry_get(ctx, model_id, &info, err)
-                      : tl_registry_champion(ctx, "credit", &info, err);
-    if (rc < 0)
-        return rc;
-    if (strcmp(info.task, "credit") != 0) {
-        rc = tl_err_set(err, TL_EINVAL, "model %s is a %s model, not a credit model", info.id,
-                        info.task);
-        tl_model_info_clear(&info);
-        return rc;
-    }
+    char mid[TL_MODEL_ID_MAX];
     char *bytes = NULL;
     size_t len = 0;
-    rc = tl_registry_artifact(ctx, info.id, &bytes, &len, err);
+    int rc = tl_registry_task_artifact(ctx, "credit", model_id, mid, &bytes, &len, err);
     if (rc == 0)
-        rc = tl_credit_model_from_artifact(bytes, len, info.id, out, err);
+        rc = tl_credit_model_from_artifact(bytes, len, mid, out, err);
     free(bytes);
-    tl_model_info_clear(&info);
     if (rc < 0)
         return rc;
     /* cut-offs set in the configuration (file, environment, flag) take

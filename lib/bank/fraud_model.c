@@ -549,23 +549,13 @@ int tl_fraud_model_from_artifact(const char *bytes, size_t len, const char *id,
 
 int tl_fraud_model_load(tl_ctx *ctx, const char *id, tl_fraud_model **out, tl_err *err)
 {
-    struct tl_model_info info = {0};
-    int rc = id ? tl_registry_get(ctx, id, &info, err) : tl_registry_champion(ctx, "fraud", &info, err);
-    if (rc < 0)
-        return rc;
-    if (strcmp(info.task, "fraud") != 0) {
-        rc = tl_err_set(err, TL_EINVAL, "model %s is a %s model, not a fraud model", info.id,
-                        info.task);
-        tl_model_info_clear(&info);
-        return rc;
-    }
+    char mid[TL_MODEL_ID_MAX];
     char *bytes = NULL;
     size_t len = 0;
-    rc = tl_registry_artifact(ctx, info.id, &bytes, &len, err);
+    int rc = tl_registry_task_artifact(ctx, "fraud", id, mid, &bytes, &len, err);
     if (rc == 0)
-        rc = tl_fraud_model_from_artifact(bytes, len, info.id, out, err);
+        rc = tl_fraud_model_from_artifact(bytes, len, mid, out, err);
     free(bytes);
-    tl_model_info_clear(&info);
     return rc;
 }
 

@@ -591,6 +591,25 @@ static int on_task_row(void *ud, size_t n_cols, const tl_value *cols, const char
     return 0;
 }
 
+int tl_registry_task_artifact(tl_ctx *ctx, const char *task, const char *id,
+                              char id_out[TL_MODEL_ID_MAX], char **bytes, size_t *len,
+                              tl_err *err)
+{
+    struct tl_model_info info = {0};
+    int rc = id ? tl_registry_get(ctx, id, &info, err) : tl_registry_champion(ctx, task, &info, err);
+    if (rc < 0)
+        return rc;
+    if (strcmp(info.task, task) != 0)
+        rc = tl_err_set(err, TL_EINVAL, "model %s is a %s model, not a %s model", info.id,
+                        info.task, task);
+    else
+        rc = tl_registry_artifact(ctx, info.id, bytes, len, err);
+    if (rc == 0)
+        memcpy(id_out, info.id, sizeof info.id);
+    tl_model_info_clear(&info);
+    return rc;
+}
+
 int tl_registry_promote(tl_ctx *ctx, const char *id, const char *actor, tl_err *err)
 {
     if (!ctx)
