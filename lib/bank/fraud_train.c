@@ -432,6 +432,7 @@ static int fit_all(const struct hist *h, const struct tl_fraud_train_opts *o, co
     struct tl_gbdt_opts go = TL_GBDT_OPTS_DEFAULT;
     go.nthread = o->nthread;
     go.seed = o->seed;
+    go.eta = o->eta > 0 ? o->eta : TL_FRAUD_DEFAULT_ETA;
     if ((rc = tl_gbdt_train(Xf, yf, n_fit, h->d, Xv, yv, n_va, &go, &g0, err)) < 0)
         goto out;
     F->rounds = tl_gbdt_rounds(g0);
@@ -686,7 +687,7 @@ int tl_fraud_train(tl_ctx *ctx, const struct tl_fraud_train_opts *opts, json_t *
                             "block_precision_met", F.block_met);
     json_t *hp = json_pack(
         "{s:{s:i,s:f,s:i,s:f,s:f,s:f,s:f,s:I},s:o*,s:{s:[i,i,i,i],s:i},s:f,s:f}", "gbdt",
-        "rounds", F.rounds, "eta", TL_GBDT_OPTS_DEFAULT.eta, "max_depth",
+        "rounds", F.rounds, "eta", opts->eta > 0 ? opts->eta : TL_FRAUD_DEFAULT_ETA, "max_depth",
         TL_GBDT_OPTS_DEFAULT.max_depth, "subsample", TL_GBDT_OPTS_DEFAULT.subsample, "colsample",
         TL_GBDT_OPTS_DEFAULT.colsample, "lambda", TL_GBDT_OPTS_DEFAULT.lambda,
         "min_child_weight", TL_GBDT_OPTS_DEFAULT.min_child_weight, "seed", (json_int_t)opts->seed,

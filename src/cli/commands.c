@@ -163,9 +163,10 @@ const struct cli_command cli_commands[] = {
      .run = cli_cmd_credit},
     {.name = "fraud",
      .summary = "fraud detection: train, decide a stream of transactions, replay, evaluate",
-     .usage = "train [--data FILE.csv[.gz]] [--train-days N] [--delay-days 7] [--no-iforest]\n"
-              "                   [--no-register] [--json]\n"
-              "       teller fraud stream [--model ID] [--rules FILE] [--state FILE] < tx.jsonl\n"
+     .usage = "train [--data FILE.csv[.gz]] [--train-days N] [--delay-days 7] [--eta 0.1]\n"
+              "                   [--no-iforest] [--no-register] [--json]\n"
+              "       teller fraud stream [--model ID] [--rules FILE] [--state FILE] [--reasons M]\n"
+              "                   < tx.jsonl\n"
               "       teller fraud replay [--from DATE] [--model ID] [--rules FILE] [--state FILE]\n"
               "                   [--json]\n"
               "       teller fraud eval --data FILE.csv[.gz] [--train-start YYYY-MM-DD]\n"

@@ -27,6 +27,7 @@ const struct cli_opt cli_fraud_opts[] = {
     {"valid-days", true, &O.valid_days, NULL, "--valid-days N          train: last training days for early stopping and thresholds (default 2)"},
     {"top-k", true, &O.top_k, NULL, "--top-k K               eval: cards an analyst team checks a day (default 100)"},
     {"threads", true, &O.threads, NULL, "--threads N             XGBoost threads (default: one per core)"},
+    {"eta", true, &O.eta, NULL, "--eta R                 train: the trees' learning rate (default 0.1)"},
     {"model", true, &O.model, NULL, "--model ID              a registered fraud model (default: the champion)"},
     {"rules", true, &O.rules, NULL, "--rules FILE            the bank's rules (default: fraud.rules_file)"},
     {"state", true, &O.state, NULL, "--state FILE            stream state: restored when it exists, saved at the end"},
@@ -192,6 +193,12 @@ static int fraud_train(struct cli_env *env)
         return rc;
     if (O.valid_days && o.valid_days < 1)
         return cli_usage_error(env, "--valid-days %s: at least 1", O.valid_days);
+    if (O.eta) {
+        char *end;
+        o.eta = strtod(O.eta, &end);
+        if (*end || !(o.eta > 0 && o.eta <= 1))
+            return cli_usage_error(env, "--eta %s: a learning rate in (0, 1]", O.eta);
+    }
     tl_ctx *ctx = NULL;
     /* the store is needed to register, or to read the history from */
     if (!o.no_register || !o.data_path) {

@@ -11,7 +11,7 @@
 /* Option values as given (NULL when absent); flags false when absent. */
 struct cli_fraud_opts {
     const char *data, *train_start, *train_days, *delay_days, *test_days, *valid_days, *top_k,
-        *threads;
+        *threads, *eta;
     const char *model;   /* --model ID: a registered fraud model (default: the champion) */
     const char *rules;   /* --rules FILE: overrides fraud.rules_file */
     const char *state;   /* --state FILE: restored when it exists, saved at the end */
