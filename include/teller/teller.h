@@ -44,5 +44,6 @@
 #include "fraud_alerts.h"
 #include "fraud_rules.h"
 #include "advisor.h"
+#include "nn.h"
 
 #endif
