@@ -45,5 +45,7 @@
 #include "fraud_rules.h"
 #include "advisor.h"
 #include "nn.h"
+#include "nn_optim.h"
+#include "nn_io.h"
 
 #endif
