@@ -342,6 +342,134 @@ TL_API int tl_nn_mlp_init(struct tl_nn_mlp *m, tl_nn_params *ps, const char *pre
                           tl_rng *rng, tl_err *err);
 TL_API tl_tensor *tl_nn_mlp_forward(tl_nn_graph *g, const struct tl_nn_mlp *m, tl_tensor *x);
 
+/* ==== sequence and graph layers (lib/nn/rnn.c, conv.c, graphconv.c) ============
+ * Batch-first sequences: x is (B, T, F) and lengths[B] (each in [0, T]; NULL:
+ * every sequence has all T steps) says how many leading steps of each row are
+ * real. Steps at or past a row's length are padding: they never touch a
+ * state, their outputs are 0, and no gradient reaches their inputs, so a
+ * padded batch computes exactly what each sequence computes alone. lengths
+ * is copied; it need not be sorted (sorted by decreasing length, the
+ * recurrent GEMMs skip finished rows). */
+
+/* GRU and LSTM, one or more layers, uni- or bidirectional, with PyTorch's
+ * equations, gate order and parameter names (nn.GRU / nn.LSTM with
+ * batch_first=True), so state_dicts exchange without reordering:
+ *   "<prefix>.weight_ih_l<k>[_reverse]"  (G H, F_k)   F_0 = input_size,
+ *                                                      F_k = D H above
+ *   "<prefix>.weight_hh_l<k>[_reverse]"  (G H, H)
+ *   "<prefix>.bias_ih_l<k>[_reverse]"    (G H)
+ *   "<prefix>.bias_hh_l<k>[_reverse]"    (G H)
+ * G = 3 for the GRU (rows r, z, n), 4 for the LSTM (rows i, f, g, o); D = 2
+ * when bidirectional. GRU: r = s(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+ * n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h.
+ * LSTM: c' = f c + i g, h' = o tanh(c'). Every parameter starts
+ * U(-1/sqrt(H), 1/sqrt(H)), drawn in the order above, layer by layer,
+ * forward direction first. Each direction's recurrence is one fused op with
+ * a hand-written backward (BPTT); the input projections are one GEMM each. */
+#define TL_NN_RNN_MAX_LAYERS 8
+enum tl_nn_rnn_kind { TL_NN_RNN_GRU = 0, TL_NN_RNN_LSTM = 1 };
+struct tl_nn_rnn_cell {
+    tl_tensor *w_ih;  /* (G H, F_k) */
+    tl_tensor *w_hh;  /* (G H, H) */
+    tl_tensor *b_ih;  /* (G H), or NULL without bias */
+    tl_tensor *b_hh;  /* (G H), or NULL without bias */
+};
+struct tl_nn_rnn {
+    enum tl_nn_rnn_kind kind;
+    int64_t input_size, hidden_size;
+    int n_layers;
+    bool bidirectional;
+    float dropout;  /* on each layer's output but the last, in training mode */
+    struct tl_nn_rnn_cell cell[TL_NN_RNN_MAX_LAYERS][2];  /* [layer][0 forward, 1 reverse] */
+};
+/* Adds the parameters to ps and initializes them from rng. n_layers in
+ * [1, TL_NN_RNN_MAX_LAYERS], dropout in [0, 1); on error r is untouched
+ * (parameters added before the failure stay in ps). */
+TL_API int tl_nn_rnn_init(struct tl_nn_rnn *r, tl_nn_params *ps, const char *prefix,
+                          enum tl_nn_rnn_kind kind, int64_t input_size, int64_t hidden_size,
+                          int n_layers, bool bidirectional, float dropout, bool bias, tl_rng *rng,
+                          tl_err *err);
+/* x (B, T, input_size) -> the last layer's outputs (B, T, D H), forward
+ * direction in the first H columns; 0 at padded steps. The reverse
+ * direction starts at each row's own last real step. h0 and c0 (L D, B, H)
+ * are the initial states (NULL: zeros; c0 only for the LSTM), indexed
+ * layer * D + direction as in PyTorch. When h_n (and, for the LSTM, c_n) is
+ * not NULL it receives the final states (L D, B, H): each row's state after
+ * its own last real step (h0 for a row of length 0). NULL on error (the
+ * graph's sticky error names the input). */
+TL_API tl_tensor *tl_nn_rnn_forward(tl_nn_graph *g, const struct tl_nn_rnn *r, tl_tensor *x,
+                                    const int32_t *lengths, tl_tensor *h0, tl_tensor *c0,
+                                    tl_tensor **h_n, tl_tensor **c_n);
+
+/* Conv1D over time, stride 1: y[b, t, o] = bias[o] + sum_c sum_j
+ * weight[o, c, j] x[b, t + j - padding, c] (a cross-correlation, as
+ * nn.Conv1d), where x outside [0, length_b) reads as 0: (B, T, C_in) ->
+ * (B, T + 2 padding - kernel + 1, C_out). Output steps at or past
+ * length_b + 2 padding - kernel + 1 are 0. weight (out, in, kernel) and bias
+ * (out) are named "<prefix>.weight" / "<prefix>.bias" and start as PyTorch's:
+ * U(-1/sqrt(in kernel), 1/sqrt(in kernel)). */
+struct tl_nn_conv1d {
+    int64_t in_channels, out_channels, kernel, padding;
+    tl_tensor *weight;  /* (out_channels, in_channels, kernel) */
+    tl_tensor *bias;    /* (out_channels), or NULL */
+};
+TL_API int tl_nn_conv1d_init(struct tl_nn_conv1d *c, tl_nn_params *ps, const char *prefix,
+                             int64_t in_channels, int64_t out_channels, int64_t kernel,
+                             int64_t padding, bool bias, tl_rng *rng, tl_err *err);
+/* out_lengths[B] (may be NULL) receives each row's number of real output
+ * steps, max(0, length + 2 padding - kernel + 1), ready for the pooling. */
+TL_API tl_tensor *tl_nn_conv1d_forward(tl_nn_graph *g, const struct tl_nn_conv1d *c, tl_tensor *x,
+                                       const int32_t *lengths, int32_t *out_lengths);
+/* Global pooling over time of x (B, T, C) -> (B, C), over each row's first
+ * lengths[b] steps (NULL: all T). A row of length 0 gives 0. Max sends the
+ * gradient to the step that won (the first on ties). */
+TL_API tl_tensor *tl_nn_max_pool_time(tl_nn_graph *g, tl_tensor *x, const int32_t *lengths);
+TL_API tl_tensor *tl_nn_mean_pool_time(tl_nn_graph *g, tl_tensor *x, const int32_t *lengths);
+
+/* A normalized adjacency matrix in CSR, owning its arrays; csr points at
+ * them (pass &adj->csr to tl_nn_spmm and the layers below). */
+struct tl_nn_adj {
+    struct tl_nn_csr csr;
+    int64_t *row_ptr;  /* (n + 1) */
+    int32_t *col;      /* (nnz) */
+    float *val;        /* (nnz) */
+};
+/* D^-1/2 (A [+ I]) D^-1/2 for the undirected graph on n_nodes nodes whose
+ * edges are (src[e], dst[e]), e < n_edges: each edge counts in both
+ * directions, duplicates count once, D is the degree of A [+ I]. With
+ * self_loops (GCN, Kipf and Welling) every node also links to itself;
+ * without (LightGCN) an isolated node's row is empty. Columns sorted within
+ * each row. A node id outside [0, n_nodes) is TL_EINVAL naming the edge; on
+ * error *out is untouched. Free with tl_nn_adj_free. */
+TL_API int tl_nn_adj_normalized(int64_t n_nodes, const int32_t *src, const int32_t *dst,
+                                int64_t n_edges, bool self_loops, struct tl_nn_adj *out,
+                                tl_err *err);
+TL_API void tl_nn_adj_free(struct tl_nn_adj *adj);
+
+/* GCN layer: H' = act(A H W + b), A normalized (tl_nn_adj_normalized with
+ * self loops). W (in, out) "<prefix>.weight", Xavier uniform; b (out)
+ * "<prefix>.bias", zero (PyTorch Geometric's GCNConv). activate false:
+ * no activation (the last layer, giving logits). */
+struct tl_nn_gcn {
+    int64_t in, out;
+    bool activate;
+    enum tl_nn_act act;
+    tl_tensor *weight;  /* (in, out) */
+    tl_tensor *bias;    /* (out), or NULL */
+};
+TL_API int tl_nn_gcn_init(struct tl_nn_gcn *l, tl_nn_params *ps, const char *prefix, int64_t in,
+                          int64_t out, bool bias, bool activate, enum tl_nn_act act, tl_rng *rng,
+                          tl_err *err);
+/* h (n_nodes, in) -> (n_nodes, out). adj's arrays are borrowed until the
+ * graph's reset. */
+TL_API tl_tensor *tl_nn_gcn_forward(tl_nn_graph *g, const struct tl_nn_gcn *l,
+                                    const struct tl_nn_csr *adj, tl_tensor *h);
+/* LightGCN propagation: (E + A E + A^2 E + ... + A^K E) / (K + 1) for
+ * e0 (n_nodes, d), A normalized without self loops over users and items
+ * as one graph (items numbered after users). k_layers >= 0. */
+TL_API tl_tensor *tl_nn_lightgcn_propagate(tl_nn_graph *g, const struct tl_nn_csr *adj,
+                                           tl_tensor *e0, int k_layers);
+
 TL_END_DECLS
 
 #endif
