@@ -115,6 +115,10 @@ struct tl_fraud_train_opts {
                                precision sets thresholds.block (default 0.8;
                                when none reaches it: the top 0.1%) */
     bool no_iforest;  /* leave the isolation forest out */
+    /* also fit a logistic regression on the standardized features and
+     * blend its probability with the trees' (weight 0, 0.25 or 0.5, the
+     * best validation average precision; ties to the lower) */
+    bool with_lr;
     double eta;       /* the trees' learning rate; 0: TL_FRAUD_DEFAULT_ETA */
     int nthread;      /* XGBoost threads, 0 = one per core */
     uint64_t seed;    /* default 42 */
@@ -176,7 +180,8 @@ struct tl_fraud_contribution {
 
 struct tl_fraud_score {
     double score;       /* combined, in [0, 1] */
-    double model_score; /* the GBDT's probability */
+    double model_score; /* the GBDT's probability (blended with the logistic
+                         * regression's when the model has one) */
     double anomaly;     /* the isolation forest's score; NaN when not used */
     bool cold;          /* scored as a card with little history */
     enum tl_rule_action action; /* from the thresholds alone */

@@ -57,10 +57,17 @@ TL_BEGIN_DECLS
 
 #define TL_STREAM_MAX_WINDOWS 8
 /* 3 + 4 per window + the extras below */
-#define TL_STREAM_N_EXTRA 3
+#define TL_STREAM_N_EXTRA 5
+/* The last two extras, customer_country_new and customer_channel_new, which
+ * sources without a country or channel (fraud_sim) always give as 0. */
+#define TL_STREAM_N_SEEN 2
 #define TL_STREAM_MAX_FEATURES (3 + 4 * TL_STREAM_MAX_WINDOWS + TL_STREAM_N_EXTRA)
 /* Longest transaction, customer or terminal id, in bytes (without the NUL). */
 #define TL_STREAM_MAX_ID 63
+/* Longest channel name, in bytes (without the NUL). */
+#define TL_STREAM_MAX_CHANNEL 31
+/* How many countries, and how many channels, each card remembers. */
+#define TL_STREAM_SEEN_CAP 16
 
 /* tl_stream_update's result for a transaction id seen before with the same
  * fields: nothing is counted again and the features are those of the first
@@ -94,12 +101,18 @@ TL_API void tl_stream_get_config(const tl_stream *s, struct tl_stream_config *ou
  *   tx_amount, tx_during_weekend, tx_during_night,
  *   customer_nb_tx_<w>, customer_avg_amount_<w>       for each window,
  *   terminal_nb_tx_<w>, terminal_risk_<w>             for each window,
- *   customer_secs_since_prev, customer_amount_z, customer_terminal_new
+ *   customer_secs_since_prev, customer_amount_z, customer_terminal_new,
+ *   customer_country_new, customer_channel_new
  * With the default windows the first 15 are the handbook's baseline
  * features in its order. <w> is "1day" for whole days, else "<n>s".
  * customer_terminal_new is 1 when the card had no earlier-arrived
  * transaction at the terminal within the longest window (a pair idle that
- * long is forgotten, so memory stays bounded). */
+ * long is forgotten, so memory stays bounded). customer_country_new and
+ * customer_channel_new are the same for the transaction's country and
+ * channel, 0 when the transaction gives none; each card remembers at most
+ * TL_STREAM_SEEN_CAP countries and as many channels (the least recently
+ * used goes first), so a card using more than 16 countries within the
+ * longest window may see one of them as new again. */
 TL_API size_t tl_stream_n_features(const tl_stream *s);
 TL_API const char *tl_stream_feature_name(const tl_stream *s, size_t i);
 
@@ -110,6 +123,8 @@ struct tl_stream_tx {
     int64_t ts_s;            /* seconds since 1970-01-01 in the bank's local time */
     int64_t amount_cents;    /* >= 0 */
     int label;               /* -1 unknown yet, 0 genuine, 1 fraud */
+    const char *country;     /* ISO 3166 alpha-2 (two ASCII letters, either case); NULL or "": unknown */
+    const char *channel;     /* "pos", "online", ... (1..TL_STREAM_MAX_CHANNEL bytes); NULL or "": unknown */
 };
 
 /* Takes one transaction into the state and writes its features into
@@ -120,7 +135,8 @@ struct tl_stream_tx {
  * given now is applied as tl_stream_label would), TL_EEXISTS for such a
  * duplicate whose ts is more than max_lateness_s behind the newest ts (too
  * old to answer exactly; it was counted once), TL_ECONSTRAINT for an id
- * taken with other fields, TL_EINVAL for a bad field or a ts older than the
+ * taken with other fields (country and channel are not compared: a
+ * duplicate answers with its first arrival's), TL_EINVAL for a bad field or a ts older than the
  * newest ts seen minus max_lateness_s (it can no longer be placed exactly),
  * TL_ENOMEM. On error the state is unchanged and features untouched.
  * Amortized O(1) for a transaction not older than its entities' newest;
@@ -166,12 +182,17 @@ struct tl_stream_watermark {
 };
 TL_API void tl_stream_watermark(const tl_stream *s, struct tl_stream_watermark *out);
 
-/* The snapshot format's version; tl_stream_restore reads this one only. */
-#define TL_STREAM_SNAPSHOT_VERSION 1
+/* The snapshot format's version. tl_stream_restore reads it and version 1
+ * (written before cards remembered countries and channels: its cards come
+ * back knowing none, so for up to the longest window after such a restore
+ * customer_country_new and customer_channel_new may say 1 where an engine
+ * that never stopped says 0). */
+#define TL_STREAM_SNAPSHOT_VERSION 2
 
 /* Writes the whole state (configuration, every card's and terminal's events
- * of its horizon with their labels, the remembered transaction ids, the
- * (card, terminal) pairs, the counters) to out at its current position:
+ * of its horizon with their labels, the countries and channels each card
+ * remembers, the remembered transaction ids, the (card, terminal) pairs,
+ * the counters) to out at its current position:
  * "TLSTREAM", version, payload length, payload (little-endian integers), and
  * the BLAKE2b-256 of all that. Entities and pairs already past their horizon
  * are left out, so a snapshot of a restored engine is byte for byte the one
@@ -184,7 +205,8 @@ TL_API int tl_stream_snapshot(const tl_stream *s, FILE *out, tl_err *err);
  * and makes the engine it describes; the caller frees it with
  * tl_stream_free. Everything is checked before it is used: TL_EPARSE names
  * what is wrong (not a snapshot, truncated, checksum mismatch, or a value
- * out of place at a byte offset), TL_EUNSUPPORTED for another version,
+ * out of place at a byte offset), TL_EUNSUPPORTED for a version other than 1
+ * and TL_STREAM_SNAPSHOT_VERSION,
  * TL_ETOOBIG for a declared length beyond 2^40 bytes, TL_EIO, TL_ENOMEM.
  * On error *out is untouched. Reads nothing past the snapshot's end. */
 TL_API int tl_stream_restore(FILE *in, tl_stream **out, tl_err *err);

@@ -181,7 +181,8 @@ static void setup_layout(tl_fraud_engine *e, const struct tl_stream_config *cfg)
         e->derived_ok = strcmp(name, tl_fraud_model_feature(e->m, j)) == 0;
     }
     /* ml_stream.h's layout: 3, then per window 2 customer and 2 terminal,
-     * then secs_since_prev, amount_z, customer_terminal_new */
+     * then secs_since_prev, amount_z, customer_terminal_new, country_new,
+     * channel_new */
     e->col_weekend = 1;
     e->col_night = 2;
     e->col_card_n_longest = 3 + 2 * (size_t)(nw - 1);
@@ -367,6 +368,8 @@ int tl_fraud_decide(tl_fraud_engine *e, const struct tl_fraud_tx *tx, struct tl_
         .ts_s = tx->ts_ms >= 0 ? tx->ts_ms / 1000 : -((-tx->ts_ms + 999) / 1000),
         .amount_cents = cents,
         .label = tx->label,
+        .country = tx->country,
+        .channel = tx->channel,
     };
     rc = tl_stream_update(e->s, &st, e->f, err);
     if (rc < 0)

@@ -733,6 +733,11 @@ int tl_fraud_eval(tl_ctx *ctx, const struct tl_fraud_eval_opts *opts, json_t **r
     if ((rc = tl_stream_new(&cfg, &L.stream, err)) < 0)
         return rc;
     tl__fraud_derive_setup(&L.dv, L.stream);
+    /* fraud_sim has no country or channel: the engine's last two features
+     * (customer_country_new, customer_channel_new) are always 0 there, so
+     * the evaluation leaves them out and its figures stay those of the
+     * features it was run with (the ratios overwrite them in each row) */
+    L.dv.n_stream -= TL_STREAM_N_SEEN;
     L.rows.d = L.dv.n_stream + L.dv.n_ratio;
 
     size_t *fit = NULL, *va = NULL, *tr = NULL, *te = NULL;

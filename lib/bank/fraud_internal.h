@@ -57,12 +57,19 @@ int tl__fraud_csv_read(const char *path, tl__fraud_csv_fn fn, void *ud, tl_err *
  * iforest are borrowed. */
 struct tl_gbdt;
 struct tl_iforest;
+struct tl_linear;
 struct tl__fraud_parts {
     const struct tl_stream_config *cfg;
     const char *currency;            /* ISO 4217 */
     const struct tl_gbdt *gbdt;      /* required */
     const struct tl_iforest *iforest; /* NULL: none */
     double iforest_weight;
+    /* the logistic regression (NULL: none) on the features standardized by
+     * lr_mean and lr_sd (each of the model's feature count, sd > 0), and its
+     * weight: p = (1 - linear_weight) p_gbdt + linear_weight p_lr */
+    const struct tl_linear *linear;
+    const double *lr_mean, *lr_sd;
+    double linear_weight;
     int cold_max_tx;
     double review, block;            /* thresholds */
 };

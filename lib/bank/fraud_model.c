@@ -174,6 +174,16 @@ void tl__fraud_default_text(const struct tl_stream_config *cfg, const char *f, c
         snprintf(buf, size,
                  "{bool:first transaction of the card at this terminal|the card has used this "
                  "terminal before}");
+    else if (strcmp(f, "customer_country_new") == 0)
+        snprintf(buf, size,
+                 "{bool:first transaction of the card in this country in the last %s|the card "
+                 "has been used in this country before}",
+                 longest);
+    else if (strcmp(f, "customer_channel_new") == 0)
+        snprintf(buf, size,
+                 "{bool:first transaction of the card through this channel in the last %s|the "
+                 "card has used this channel before}",
+                 longest);
     else
         snprintf(buf, size, "%s = {value}", f);
 }
@@ -296,6 +306,9 @@ struct tl_fraud_model {
     tl_gbdt *gbdt;
     tl_iforest *iforest;        /* NULL: none */
     double iforest_weight;
+    tl_linear *linear;          /* NULL: none */
+    double *lr_mean, *lr_sd;    /* (n_features) its scaler */
+    double linear_weight;
     int cold_max_tx;
     size_t nb_longest;          /* customer_nb_tx_<longest window> */
     double review, block;
@@ -307,6 +320,9 @@ void tl_fraud_model_free(tl_fraud_model *m)
         return;
     tl_gbdt_free(m->gbdt);
     tl_iforest_free(m->iforest);
+    tl_linear_free(m->linear);
+    free(m->lr_mean);
+    free(m->lr_sd);
     for (size_t j = 0; j < TL__FRAUD_MAX_FEATURES; j++)
         free(m->text[j]);
     free(m->names);
@@ -396,18 +412,26 @@ static int parse_features(tl_fraud_model *m, const json_t *doc, const char *id, 
     if (!json_is_array(f))
         return bad(err, id, "features", "missing (an array of feature names expected)");
     if (json_array_size(f) != m->n_features) {
-        char why[200];
+        char why[300];
+        /* an artifact trained before the engine gained features lists the
+         * old set: say what to do about it */
         snprintf(why, sizeof why,
                  "%zu features, but the stream configuration gives %zu (%zu from the engine, %zu "
-                 "derived)",
-                 json_array_size(f), m->n_features, m->dv.n_stream, m->dv.n_ratio);
+                 "derived)%s",
+                 json_array_size(f), m->n_features, m->dv.n_stream, m->dv.n_ratio,
+                 json_array_size(f) < m->n_features
+                     ? ": the model was trained by an older teller with fewer features; retrain "
+                       "it (teller fraud train)"
+                     : "");
         return bad(err, id, "features", why);
     }
     for (size_t j = 0; j < m->n_features; j++) {
         const char *s = json_string_value(json_array_get(f, j));
         if (!s || strcmp(s, m->names[j]) != 0) {
-            char why[200];
-            snprintf(why, sizeof why, "feature %zu is \"%.40s\", the stream configuration gives \"%s\"",
+            char why[300];
+            snprintf(why, sizeof why,
+                     "feature %zu is \"%.40s\", the stream configuration gives \"%s\" (a model "
+                     "from another teller version: retrain it with teller fraud train)",
                      j, s ? s : "(not a string)", m->names[j]);
             return bad(err, id, "features", why);
         }
@@ -444,6 +468,33 @@ static int parse_models(tl_fraud_model *m, const json_t *doc, const char *id, tl
         if (tl_iforest_dim(m->iforest) != m->n_features)
             return bad(err, id, "iforest", "its feature count differs from the model's");
     }
+    /* the logistic regression: absent or null is none */
+    const json_t *l = json_object_get(doc, "linear");
+    if (l && !json_is_null(l)) {
+        const json_t *mu = json_object_get(l, "mean"), *sd = json_object_get(l, "sd");
+        if (!json_is_object(l) || json_array_size(mu) != m->n_features ||
+            json_array_size(sd) != m->n_features)
+            return bad(err, id, "linear",
+                       "must be {\"model\": ..., \"mean\": [...], \"sd\": [...]} with a mean and "
+                       "sd per feature");
+        if ((rc = tl_linear_from_json(json_object_get(l, "model"), &m->linear, &e2)) < 0)
+            return rc == TL_ENOMEM ? tl_err_set(err, rc, "out of memory")
+                                   : bad(err, id, "linear", e2.msg);
+        if (tl_linear_dim(m->linear) != m->n_features)
+            return bad(err, id, "linear", "its feature count differs from the model's");
+        m->lr_mean = malloc(m->n_features * sizeof *m->lr_mean);
+        m->lr_sd = malloc(m->n_features * sizeof *m->lr_sd);
+        if (!m->lr_mean || !m->lr_sd)
+            return tl_err_set(err, TL_ENOMEM, "out of memory");
+        for (size_t j = 0; j < m->n_features; j++) {
+            const json_t *a = json_array_get(mu, j), *b = json_array_get(sd, j);
+            if (!json_is_number(a) || !json_is_number(b) || !isfinite(json_number_value(a)) ||
+                !(json_number_value(b) > 0) || !isfinite(json_number_value(b)))
+                return bad(err, id, "linear", "mean and sd must be finite numbers, sd > 0");
+            m->lr_mean[j] = json_number_value(a);
+            m->lr_sd[j] = json_number_value(b);
+        }
+    }
     const json_t *c = json_object_get(doc, "combine");
     int64_t cold;
     if (!json_is_object(c) || unit_member(c, "iforest_weight", &m->iforest_weight) < 0 ||
@@ -451,6 +502,12 @@ static int parse_models(tl_fraud_model *m, const json_t *doc, const char *id, tl
         return bad(err, id, "combine",
                    "must be {\"iforest_weight\": 0..1, \"cold_max_tx\": 0..1000000}");
     m->cold_max_tx = (int)cold;
+    m->linear_weight = 0;
+    if (json_object_get(c, "linear_weight") &&
+        (unit_member(c, "linear_weight", &m->linear_weight) < 0 ||
+         (m->linear_weight > 0 && !m->linear)))
+        return bad(err, id, "combine",
+                   "linear_weight must be 0..1, and 0 without a logistic regression");
     const json_t *t = json_object_get(doc, "thresholds");
     if (!json_is_object(t) || unit_member(t, "review", &m->review) < 0 ||
         unit_member(t, "block", &m->block) < 0)
@@ -623,6 +680,17 @@ int tl__fraud_artifact(const struct tl__fraud_parts *p, char **bytes, size_t *le
         goto fail;
     }
     json_t *ij = p->iforest ? tl_iforest_to_json(p->iforest) : json_null();
+    json_t *lj = json_null();
+    if (p->linear) {
+        json_t *mu = json_array(), *sd = json_array();
+        for (size_t j = 0; j < n_feat; j++) {
+            json_array_append_new(mu, json_real(p->lr_mean[j]));
+            json_array_append_new(sd, json_real(p->lr_sd[j]));
+        }
+        json_decref(lj);
+        lj = json_pack("{s:o,s:o,s:o}", "model", tl_linear_to_json(p->linear), "mean", mu, "sd",
+                       sd);
+    }
     json_object_set_new(doc, "format", json_string(FRAUD_FORMAT));
     json_object_set_new(doc, "version", json_integer(FRAUD_FORMAT_VERSION));
     json_object_set_new(doc, "stream",
@@ -636,14 +704,16 @@ int tl__fraud_artifact(const struct tl__fraud_parts *p, char **bytes, size_t *le
     json_object_set_new(doc, "currency", json_string(p->currency));
     json_object_set_new(doc, "gbdt", gj);
     json_object_set_new(doc, "iforest", ij);
+    json_object_set_new(doc, "linear", lj);
     json_object_set_new(doc, "combine",
-                        json_pack("{s:f,s:i}", "iforest_weight", p->iforest_weight, "cold_max_tx",
-                                  p->cold_max_tx));
+                        json_pack("{s:f,s:i,s:f}", "iforest_weight", p->iforest_weight,
+                                  "cold_max_tx", p->cold_max_tx, "linear_weight",
+                                  p->linear ? p->linear_weight : 0.0));
     json_object_set_new(doc, "thresholds",
                         json_pack("{s:f,s:f}", "review", p->review, "block", p->block));
     json_object_set_new(doc, "reason_texts", texts);
     texts = NULL;
-    char *s = ij ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *s = ij && lj ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(doc);
     if (!s)
         return tl_err_set(err, TL_ENOMEM, "out of memory writing the fraud model");
@@ -681,6 +751,15 @@ void tl_fraud_model_score(const tl_fraud_model *m, const double *sf,
     for (size_t j = 0; j <= d; j++)
         margin += phi[j];
     double p = 1 / (1 + exp(-margin));
+    if (m->linear && m->linear_weight > 0) {
+        /* the blend the training chose on the validation days; the
+         * reasons below stay the trees' */
+        float z[TL__FRAUD_MAX_FEATURES];
+        for (size_t j = 0; j < d; j++)
+            z[j] = (float)(((double)x[j] - m->lr_mean[j]) / m->lr_sd[j]);
+        double pl = 1 / (1 + exp(-tl_linear_margin(m->linear, z)));
+        p = (1 - m->linear_weight) * p + m->linear_weight * pl;
+    }
     out->model_score = p;
     /* the count includes this transaction */
     out->cold = f[m->nb_longest] - 1 <= m->cold_max_tx;

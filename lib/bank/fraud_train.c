@@ -13,6 +13,10 @@
  *   last valid_days choose the number of boosting rounds, the weight of the
  *   isolation forest for cold cards and the thresholds; the trees are then
  *   refitted on the whole period with that many rounds (as fraud_eval does).
+ *   With with_lr a logistic regression (standardized features) is fitted
+ *   too and blended with the trees' probability at the weight of 0, 0.25,
+ *   0.5 that ranks the validation days best; it is refitted likewise. The
+ *   reasons stay the trees': a blend has no attribution of its own.
  * - Thresholds are set where a bank sets them: review at the share of
  *   transactions its analysts can look at, block where the model is right
  *   often enough to stop a payment without a person.
@@ -41,6 +45,9 @@
 
 static const double weights[] = {0, 0.15, 0.3, 0.5};
 #define N_WEIGHTS (sizeof weights / sizeof weights[0])
+/* the logistic regression's weight in the blend (--with-lr) */
+static const double lr_weights[] = {0, 0.25, 0.5};
+#define N_LR_WEIGHTS (sizeof lr_weights / sizeof lr_weights[0])
 
 static const char INTENDED_USE[] =
     "Scores card payments as they arrive (teller fraud stream, the HTTP API) to allow, review or "
@@ -211,7 +218,9 @@ static int store_row(void *ud, const struct tl_fraud_tx *t, tl_err *err)
                               .terminal_id = term,
                               .ts_s = t->ts_ms >= 0 ? t->ts_ms / 1000 : -((-t->ts_ms + 999) / 1000),
                               .amount_cents = cents,
-                              .label = t->label};
+                              .label = t->label,
+                              .country = t->country,
+                              .channel = t->channel};
     int rc = hist_take(h, &tx, err);
     if (rc < 0)
         return tl_err_prefix(err, "transaction %s", t->id);
@@ -266,6 +275,45 @@ static int fit_iforest(const struct hist *h, const size_t *idx, size_t n, uint64
     o.seed = seed;
     int rc = tl_iforest_fit(X, k, h->d, &o, out, err);
     free(X);
+    return rc;
+}
+
+/* The logistic regression on the rows idx, each feature standardized by the
+ * mean and population sd of those rows (1 for a constant feature), as
+ * fraud_eval.c's does; mean and sd are written for scoring. */
+static int fit_linear(const struct hist *h, const size_t *idx, size_t n, double *mean, double *sd,
+                      tl_linear **out, tl_err *err)
+{
+    size_t d = h->d;
+    for (size_t j = 0; j < d; j++) {
+        double s = 0, s2 = 0;
+        for (size_t i = 0; i < n; i++)
+            s += h->X[idx[i] * d + j];
+        double m = n ? s / (double)n : 0;
+        for (size_t i = 0; i < n; i++) {
+            double e = h->X[idx[i] * d + j] - m;
+            s2 += e * e;
+        }
+        double v = n ? sqrt(s2 / (double)n) : 0;
+        mean[j] = m;
+        sd[j] = v > 0 ? v : 1;
+    }
+    float *X = malloc((n ? n : 1) * d * sizeof *X);
+    uint8_t *y = gather_y(h, idx, n);
+    int rc;
+    if (!X || !y) {
+        rc = tl_err_set(err, TL_ENOMEM, "out of memory for the logistic regression");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++)
+                X[i * d + j] = (float)((h->X[idx[i] * d + j] - mean[j]) / sd[j]);
+        struct tl_linear_opts lo = TL_LINEAR_OPTS_DEFAULT;
+        rc = tl_linear_train(X, y, n, d, &lo, out, err);
+        if (rc < 0)
+            tl_err_prefix(err, "the logistic regression");
+    }
+    free(X);
+    free(y);
     return rc;
 }
 
@@ -403,6 +451,9 @@ static void trained_config(const struct tl_fraud_train_opts *o, struct tl_stream
 struct fit {
     tl_gbdt *gbdt;       /* refitted on the whole training period */
     tl_iforest *iforest; /* on its genuine rows; NULL with no_iforest */
+    tl_linear *linear;   /* refitted on the whole training period; NULL without with_lr */
+    double lr_mean[TL__FRAUD_MAX_FEATURES], lr_sd[TL__FRAUD_MAX_FEATURES];
+    double lr_weight;
     int rounds;
     double weight, review, block;
     bool block_met;
@@ -420,11 +471,14 @@ static int fit_all(const struct hist *h, const struct tl_fraud_train_opts *o, co
     uint8_t *yf = gather_y(h, fit, n_fit), *yv = gather_y(h, va, n_va), *y = gather_y(h, tr, n_tr);
     double *p = malloc((n_va ? n_va : 1) * sizeof *p), *a = malloc((n_va ? n_va : 1) * sizeof *a);
     double *s = malloc((n_va ? n_va : 1) * sizeof *s);
+    double *pl = malloc((n_va ? n_va : 1) * sizeof *pl);
     uint8_t *yc = malloc(n_va ? n_va : 1);
     double *sc = malloc((n_va ? n_va : 1) * sizeof *sc);
     tl_gbdt *g0 = NULL;
     tl_iforest *f0 = NULL;
-    if (!Xf || !Xv || !X || !yf || !yv || !y || !p || !a || !s || !yc || !sc) {
+    tl_linear *l0 = NULL;
+    json_t *lr_cands = NULL;
+    if (!Xf || !Xv || !X || !yf || !yv || !y || !p || !a || !s || !pl || !yc || !sc) {
         rc = tl_err_set(err, TL_ENOMEM, "out of memory for the training rows");
         goto out;
     }
@@ -442,6 +496,41 @@ static int fit_all(const struct hist *h, const struct tl_fraud_train_opts *o, co
     go.max_rounds = F->rounds;
     if ((rc = tl_gbdt_train(X, y, n_tr, h->d, NULL, NULL, 0, &go, &F->gbdt, err)) < 0)
         goto out;
+
+    /* the logistic regression: fitted on the fit days, its weight in the
+     * blend chosen on the validation days, then refitted on all of them;
+     * the iforest's weight below is chosen on the blend */
+    F->lr_weight = 0;
+    if (o->with_lr) {
+        double m0[TL__FRAUD_MAX_FEATURES], s0[TL__FRAUD_MAX_FEATURES];
+        if ((rc = fit_linear(h, fit, n_fit, m0, s0, &l0, err)) < 0)
+            goto out;
+        for (size_t i = 0; i < n_va; i++) {
+            float z[TL__FRAUD_MAX_FEATURES];
+            for (size_t j = 0; j < h->d; j++)
+                z[j] = (float)((Xv[i * h->d + j] - m0[j]) / s0[j]);
+            pl[i] = 1 / (1 + exp(-tl_linear_margin(l0, z)));
+        }
+        lr_cands = json_array();
+        double best = -1;
+        for (size_t w = 0; w < N_LR_WEIGHTS; w++) {
+            for (size_t i = 0; i < n_va; i++)
+                s[i] = (1 - lr_weights[w]) * p[i] + lr_weights[w] * pl[i];
+            double ap = 0;
+            if ((rc = tl_ml_average_precision(s, yv, n_va, &ap, err)) < 0)
+                goto out;
+            json_array_append_new(lr_cands, json_pack("{s:f,s:f}", "linear_weight", lr_weights[w],
+                                                      "average_precision", ap));
+            if (ap > best + 1e-12) {
+                best = ap;
+                F->lr_weight = lr_weights[w];
+            }
+        }
+        for (size_t i = 0; i < n_va; i++)
+            p[i] = (1 - F->lr_weight) * p[i] + F->lr_weight * pl[i];
+        if ((rc = fit_linear(h, tr, n_tr, F->lr_mean, F->lr_sd, &F->linear, err)) < 0)
+            goto out;
+    }
 
     /* the combination: which weight of the isolation forest on cold cards
      * ranks the validation days best */
@@ -489,9 +578,12 @@ static int fit_all(const struct hist *h, const struct tl_fraud_train_opts *o, co
     }
     for (size_t i = 0; i < n_va; i++)
         s[i] = h->cold[va[i]] && !o->no_iforest ? (1 - F->weight) * p[i] + F->weight * a[i] : p[i];
-    F->combine = json_pack("{s:f,s:i,s:I,s:I,s:o}", "iforest_weight", F->weight, "cold_max_tx",
-                           COLD_MAX_TX, "cold_rows", (json_int_t)n_cold, "cold_frauds",
-                           (json_int_t)cold_pos, "candidates", cands);
+    F->combine = json_pack("{s:f,s:i,s:I,s:I,s:o,s:f,s:o}", "iforest_weight", F->weight,
+                           "cold_max_tx", COLD_MAX_TX, "cold_rows", (json_int_t)n_cold,
+                           "cold_frauds", (json_int_t)cold_pos, "candidates", cands,
+                           "linear_weight", F->lr_weight, "linear_candidates",
+                           lr_cands ? lr_cands : json_null());
+    lr_cands = NULL;
     if ((rc = thresholds(s, yv, n_va, o->review_rate, o->block_precision, &F->review, &F->block,
                          &F->block_met, err)) < 0)
         goto out;
@@ -503,8 +595,10 @@ static int fit_all(const struct hist *h, const struct tl_fraud_train_opts *o, co
 out:
     tl_gbdt_free(g0);
     tl_iforest_free(f0);
+    tl_linear_free(l0);
+    json_decref(lr_cands);
     free(Xf), free(Xv), free(X), free(yf), free(yv), free(y);
-    free(p), free(a), free(s), free(yc), free(sc);
+    free(p), free(a), free(s), free(pl), free(yc), free(sc);
     return rc;
 }
 
@@ -558,6 +652,8 @@ static json_t *card_json(const struct hist *h, const struct fit *F, const json_t
     json_object_set_new(m, "block precision (validation)", json_string(b));
     json_object_set_new(m, "isolation forest weight on cold cards",
                         o->no_iforest ? json_string("none") : fmt("%.2f", F->weight));
+    json_object_set_new(m, "logistic regression weight",
+                        F->linear ? fmt("%.2f", F->lr_weight) : json_string("none"));
     json_object_set_new(m, "boosting rounds", json_integer(F->rounds));
     return json_pack("{s:s,s:o,s:o,s:s}", "intended_use", INTENDED_USE, "data", d, "metrics", m,
                      "limitations", LIMITATIONS);
@@ -662,6 +758,10 @@ int tl_fraud_train(tl_ctx *ctx, const struct tl_fraud_train_opts *opts, json_t *
                                     .gbdt = F.gbdt,
                                     .iforest = F.iforest,
                                     .iforest_weight = F.weight,
+                                    .linear = F.linear,
+                                    .lr_mean = F.lr_mean,
+                                    .lr_sd = F.lr_sd,
+                                    .linear_weight = F.lr_weight,
                                     .cold_max_tx = COLD_MAX_TX,
                                     .review = F.review,
                                     .block = F.block};
@@ -678,7 +778,8 @@ int tl_fraud_train(tl_ctx *ctx, const struct tl_fraud_train_opts *opts, json_t *
         json_array_append_new(feats, json_string(tl_fraud_model_feature(check, j)));
     tl_fraud_model_free(check);
 
-    const char *algo = F.iforest ? "gbdt+iforest" : "gbdt";
+    const char *algo = F.iforest ? (F.linear ? "gbdt+lr+iforest" : "gbdt+iforest")
+                                 : (F.linear ? "gbdt+lr" : "gbdt");
     json_t *train = json_pack("{s:o,s:o,s:I,s:I}", "from", day_json(first), "to", day_json(to),
                               "rows", (json_int_t)n_tr, "frauds",
                               (json_int_t)count_pos(&h, tr, n_tr));
@@ -760,6 +861,7 @@ out:
     free(bytes);
     tl_gbdt_free(F.gbdt);
     tl_iforest_free(F.iforest);
+    tl_linear_free(F.linear);
     json_decref(F.combine);
     free(fit), free(va), free(tr);
     hist_clear(&h);

@@ -65,8 +65,23 @@ struct win {
     __int128 sq; /* sum of cents squared */
 };
 
+/* A country or channel a card used: its current run of uses, as a pair's
+ * below (customer_country_new, customer_channel_new). */
+struct seen {
+    char code[TL_STREAM_MAX_CHANNEL + 1];
+    int64_t first_ts;  /* the run's first use (ts, seq) */
+    uint64_t first_seq;
+    int64_t last_ts;   /* its newest use */
+};
+
+enum { SEEN_COUNTRY, SEEN_CHANNEL, N_SEEN_KINDS };
+
 struct entity {
     char *id;             /* NULL: a free slot (evicted), its index on the free list */
+    /* cards only, allocated at the first country or channel: kind k's
+     * entries are seen[k * TL_STREAM_SEEN_CAP ..][0 .. n_seen[k]) */
+    struct seen *seen;
+    uint8_t n_seen[N_SEEN_KINDS];
     uint64_t hash;        /* of id */
     struct ev *ev;        /* ring of cap (a power of two) events */
     size_t cap;
@@ -102,6 +117,7 @@ struct txrec {
     int64_t ts, cents;
     uint64_t seq;
     bool term_new;       /* its customer_terminal_new, for a duplicate's answer */
+    bool country_new, channel_new; /* its customer_country_new, customer_channel_new */
 };
 
 /* A (card, terminal) pair's current run of visits: those with no gap of
@@ -215,6 +231,8 @@ int tl_stream_new(const struct tl_stream_config *cfg, tl_stream **out, tl_err *e
     snprintf(s->names[f++], sizeof s->names[0], "customer_secs_since_prev");
     snprintf(s->names[f++], sizeof s->names[0], "customer_amount_z");
     snprintf(s->names[f++], sizeof s->names[0], "customer_terminal_new");
+    snprintf(s->names[f++], sizeof s->names[0], "customer_country_new");
+    snprintf(s->names[f++], sizeof s->names[0], "customer_channel_new");
     s->n_features = f;
     *out = s;
     return 0;
@@ -225,6 +243,7 @@ static void etab_free(struct etab *t)
     for (size_t i = 0; i < t->len; i++) {
         free(t->v[i].id);
         free(t->v[i].ev);
+        free(t->v[i].seen);
     }
     free(t->v);
     free(t->free_ix);
@@ -276,7 +295,8 @@ void tl_stream_get_stats(const tl_stream *s, struct tl_stream_stats *out)
         bytes += t->cap * (sizeof *t->v + sizeof *t->free_ix) + t->n_slots * sizeof *t->slots;
         for (size_t i = 0; i < t->len; i++)
             if (t->v[i].id)
-                bytes += t->v[i].cap * sizeof(struct ev) + strlen(t->v[i].id) + 1;
+                bytes += t->v[i].cap * sizeof(struct ev) + strlen(t->v[i].id) + 1 +
+                         (t->v[i].seen ? N_SEEN_KINDS * TL_STREAM_SEEN_CAP * sizeof(struct seen) : 0);
     }
     out->state_bytes = bytes;
 }
@@ -387,6 +407,7 @@ static void etab_remove(struct etab *t, size_t idx)
     }
     free(e->id);
     free(e->ev);
+    free(e->seen);
     memset(e, 0, sizeof *e);
     t->free_ix[t->n_free++] = (uint32_t)idx;
     t->n--;
@@ -607,7 +628,7 @@ static double scan_prev(const struct entity *e, int64_t t, uint64_t q, int64_t w
  * (the transaction was in order for that entity) instead of scanning. */
 static void features(const tl_stream *s, const struct entity *c, const struct entity *m, int64_t t,
                      uint64_t q, int64_t own, bool cust_live, bool term_live, bool terminal_new,
-                     double *f)
+                     bool country_new, bool channel_new, double *f)
 {
     int nw = s->cfg.n_windows;
     size_t j = 0;
@@ -650,6 +671,8 @@ static void features(const tl_stream *s, const struct entity *c, const struct en
     }
     f[j++] = amount_z(w->n, w->cents, w->sq, own);
     f[j++] = terminal_new ? 1.0 : 0.0;
+    f[j++] = country_new ? 1.0 : 0.0;
+    f[j++] = channel_new ? 1.0 : 0.0;
 }
 
 /* ---- transaction records ------------------------------------------------ */
@@ -836,6 +859,96 @@ static bool pair_visit(tl_stream *s, uint32_t c, uint32_t m, int64_t t, uint64_t
     return true;
 }
 
+/* ---- the countries and channels of a card --------------------------------
+ * The same runs as the pairs above, kept in the card itself: at most
+ * TL_STREAM_SEEN_CAP per kind, the one used least recently (a stale one
+ * first) giving way to a new one. Which one goes depends only on the set
+ * held, never on where it sits in the array, so a restored card (its
+ * stale entries left out) evicts what the original would have. */
+
+static inline bool seen_stale(const tl_stream *s, const struct seen *v)
+{
+    return s->any && v->last_ts <= s->newest - pair_horizon(s);
+}
+
+/* Notes a use of code (kind k) by card c at (t, q); whether it is a first
+ * use: no earlier-arrived use in (t - longest window, t]. As pair_visit. */
+static bool seen_visit(tl_stream *s, struct entity *c, int k, const char *code, int64_t t,
+                       uint64_t q)
+{
+    struct seen *v = c->seen + (size_t)k * TL_STREAM_SEEN_CAP, *p = NULL;
+    uint8_t *n = &c->n_seen[k];
+    int64_t wmax = s->cfg.window_s[s->cfg.n_windows - 1];
+    for (size_t i = 0; i < *n && !p; i++)
+        if (strcmp(v[i].code, code) == 0)
+            p = &v[i];
+    if (p && p->last_ts > t - wmax) {
+        if (t < p->first_ts || (t == p->first_ts && q < p->first_seq)) {
+            p->first_ts = t; /* late, before the run's first use */
+            p->first_seq = q;
+            return true;
+        }
+        if (t > p->last_ts)
+            p->last_ts = t;
+        return false;
+    }
+    if (!p) {
+        if (*n < TL_STREAM_SEEN_CAP) {
+            p = &v[(*n)++];
+        } else {
+            p = &v[0];
+            for (size_t i = 1; i < *n; i++)
+                if (v[i].last_ts < p->last_ts ||
+                    (v[i].last_ts == p->last_ts && v[i].first_seq < p->first_seq))
+                    p = &v[i];
+        }
+        /* check_code bounds code below sizeof p->code */
+        size_t len = strnlen(code, sizeof p->code - 1);
+        memcpy(p->code, code, len);
+        p->code[len] = '\0';
+    }
+    p->first_ts = t; /* a new one, or one idle for the longest window */
+    p->first_seq = q;
+    p->last_ts = t;
+    return true;
+}
+
+/* A transaction's country (upper-cased into buf) or channel: NULL or ""
+ * is unknown (buf empty), anything else must be well formed. */
+static int check_code(const struct tl_stream_tx *tx, int k, char *buf, tl_err *err)
+{
+    const char *v = k == SEEN_COUNTRY ? tx->country : tx->channel;
+    buf[0] = '\0';
+    if (!v || !*v)
+        return 0;
+    size_t len = strlen(v);
+    char q[TL__QUOTE_SIZE], qv[TL__QUOTE_SIZE];
+    if (k == SEEN_COUNTRY) {
+        bool ok = len == 2;
+        for (size_t i = 0; ok && i < 2; i++) {
+            char ch = v[i];
+            ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+            buf[i] = (char)(ch >= 'a' ? ch - 'a' + 'A' : ch);
+        }
+        buf[2] = '\0';
+        if (!ok) {
+            buf[0] = '\0';
+            return tl_err_set(err, TL_EINVAL,
+                              "stream: transaction %s: country %s is not two letters (ISO 3166 "
+                              "alpha-2)",
+                              tl__quote(q, sizeof q, tx->tx_id, strlen(tx->tx_id)),
+                              tl__quote(qv, sizeof qv, v, len));
+        }
+        return 0;
+    }
+    if (len > TL_STREAM_MAX_CHANNEL)
+        return tl_err_set(err, TL_EINVAL, "stream: transaction %s: channel %s is %zu bytes, longer than %d",
+                          tl__quote(q, sizeof q, tx->tx_id, strlen(tx->tx_id)),
+                          tl__quote(qv, sizeof qv, v, len), len, TL_STREAM_MAX_CHANNEL);
+    memcpy(buf, v, len + 1);
+    return 0;
+}
+
 /* ---- update and label --------------------------------------------------- */
 
 static int check_id(const char *what, const char *id, size_t *len, tl_err *err)
@@ -923,7 +1036,8 @@ static int duplicate(tl_stream *s, const struct tl_stream_tx *tx, const struct t
         goto conflict;
     if (tx->label == 0 || tx->label == 1)
         apply_label(s, r, tx->label);
-    features(s, c, m, r->ts, r->seq, r->cents, false, false, r->term_new, f);
+    features(s, c, m, r->ts, r->seq, r->cents, false, false, r->term_new, r->country_new,
+             r->channel_new, f);
     s->stats.n_duplicates++;
     return TL_STREAM_DUPLICATE;
 conflict:
@@ -948,6 +1062,11 @@ int tl_stream_update(tl_stream *s, const struct tl_stream_tx *tx, double *f, tl_
     if (tx->label < -1 || tx->label > 1)
         return tl_err_set(err, TL_EINVAL, "stream: transaction %s: label %d is not -1, 0 or 1",
                           tl__quote(q, sizeof q, tx->tx_id, id_len), tx->label);
+    char code[N_SEEN_KINDS][TL_STREAM_MAX_CHANNEL + 1];
+    if ((rc = check_code(tx, SEEN_COUNTRY, code[SEEN_COUNTRY], err)) < 0 ||
+        (rc = check_code(tx, SEEN_CHANNEL, code[SEEN_CHANNEL], err)) < 0)
+        return rc;
+    bool any_code = code[SEEN_COUNTRY][0] || code[SEEN_CHANNEL][0];
     uint64_t h = tl__hash_bytes(tx->tx_id, id_len);
     if (rec_reserve(s) < 0 || pair_reserve(s) < 0)
         return tl_err_set(err, TL_ENOMEM, "stream: out of memory");
@@ -964,7 +1083,10 @@ int tl_stream_update(tl_stream *s, const struct tl_stream_tx *tx, double *f, tl_
     bool c_new, m_new = false;
     long ci = etab_get(&s->cust, tx->customer_id, c_len, &c_new);
     long mi = ci < 0 ? -1 : etab_get(&s->term, tx->terminal_id, m_len, &m_new);
-    if (mi < 0 || ring_reserve(&s->cust.v[ci]) < 0 || ring_reserve(&s->term.v[mi]) < 0) {
+    if (ci >= 0 && any_code && !s->cust.v[ci].seen)
+        s->cust.v[ci].seen = malloc(N_SEEN_KINDS * TL_STREAM_SEEN_CAP * sizeof(struct seen));
+    if (mi < 0 || ring_reserve(&s->cust.v[ci]) < 0 || ring_reserve(&s->term.v[mi]) < 0 ||
+        (any_code && !s->cust.v[ci].seen)) {
         /* leave no empty entity behind: the state stays as it was */
         if (mi >= 0 && m_new)
             etab_remove(&s->term, (size_t)mi);
@@ -986,7 +1108,11 @@ int tl_stream_update(tl_stream *s, const struct tl_stream_tx *tx, double *f, tl_
     if (!c_live || !m_live)
         s->stats.n_late++;
     bool is_new = pair_visit(s, (uint32_t)ci, (uint32_t)mi, tx->ts_s, seq);
-    features(s, c, m, tx->ts_s, seq, tx->amount_cents, c_live, m_live, is_new, f);
+    bool seen_new[N_SEEN_KINDS];
+    for (int k = 0; k < N_SEEN_KINDS; k++)
+        seen_new[k] = code[k][0] && seen_visit(s, c, k, code[k], tx->ts_s, seq);
+    features(s, c, m, tx->ts_s, seq, tx->amount_cents, c_live, m_live, is_new,
+             seen_new[SEEN_COUNTRY], seen_new[SEEN_CHANNEL], f);
 
     struct txrec *r = &REC(s, s->rec_tail);
     memcpy(r->id, tx->tx_id, id_len + 1);
@@ -997,6 +1123,8 @@ int tl_stream_update(tl_stream *s, const struct tl_stream_tx *tx, double *f, tl_
     r->cents = tx->amount_cents;
     r->seq = seq;
     r->term_new = is_new;
+    r->country_new = seen_new[SEEN_COUNTRY];
+    r->channel_new = seen_new[SEEN_CHANNEL];
     s->rec_slots[slot] = ++s->rec_tail;
     if (!s->any || tx->ts_s > s->newest)
         s->newest = tx->ts_s;
@@ -1020,10 +1148,14 @@ int tl_stream_update(tl_stream *s, const struct tl_stream_tx *tx, double *f, tl_
  *              cust_evicted term_evicted pairs_forgotten
  *     cards, then terminals: u64 count, each
  *              u8 id_len, id, i64 newest, u64 n_events, each event
- *              i64 ts, i64 cents, u64 seq, u64 label_seq, i8 label
+ *              i64 ts, i64 cents, u64 seq, u64 label_seq, i8 label,
+ *              then (cards only, version 2) for countries, then channels:
+ *              u8 count, each u8 code_len, code, i64 first_ts,
+ *              u64 first_seq, i64 last_ts (sorted by first_seq)
  *     records  u64 count, each u8 id_len, id, u32 card, u32 terminal
  *              (indices in the lists above, NO_ENTITY when left out),
- *              i64 ts, i64 cents, u64 seq, u8 term_new
+ *              i64 ts, i64 cents, u64 seq, u8 flags (1 term_new,
+ *              2 country_new, 4 channel_new; version 1: term_new only)
  *     pairs    u64 count, each u32 card, u32 terminal, i64 first_ts,
  *              u64 first_seq, i64 last_ts (sorted by card, terminal)
  *   BLAKE2b-256 of header and payload
@@ -1108,8 +1240,37 @@ static uint32_t snap_map(const tl_stream *s, const struct etab *t, int64_t keep_
  * see (ts > newest - keep_s; older ones may linger in a ring until its
  * next trim, and leaving them out makes the snapshot not depend on when
  * the sweep and the trims ran). */
+/* The countries and channels card e still remembers (stale ones left
+ * out), each kind in the order of first_seq: what a restore rebuilds, so
+ * the bytes do not depend on where entries sat in the array. */
+static void snap_seen(const tl_stream *s, const struct entity *e, struct wbuf *b)
+{
+    for (int k = 0; k < N_SEEN_KINDS; k++) {
+        const struct seen *order[TL_STREAM_SEEN_CAP];
+        size_t n = 0;
+        for (size_t i = 0; e->seen && i < e->n_seen[k]; i++) {
+            const struct seen *v = &e->seen[(size_t)k * TL_STREAM_SEEN_CAP + i];
+            if (seen_stale(s, v))
+                continue;
+            size_t j = n++;
+            while (j > 0 && order[j - 1]->first_seq > v->first_seq) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = v;
+        }
+        wb_u8(b, (unsigned)n);
+        for (size_t i = 0; i < n; i++) {
+            wb_id(b, order[i]->code);
+            wb_u64(b, (uint64_t)order[i]->first_ts);
+            wb_u64(b, order[i]->first_seq);
+            wb_u64(b, (uint64_t)order[i]->last_ts);
+        }
+    }
+}
+
 static void snap_entities(const tl_stream *s, const struct etab *t, const uint32_t *map, uint32_t n,
-                          int64_t keep_s, struct wbuf *b)
+                          int64_t keep_s, bool with_seen, struct wbuf *b)
 {
     wb_u64(b, n);
     for (size_t i = 0; i < t->len; i++) {
@@ -1128,6 +1289,8 @@ static void snap_entities(const tl_stream *s, const struct etab *t, const uint32
             wb_u64(b, v->label_seq);
             wb_u8(b, (unsigned)(uint8_t)v->label);
         }
+        if (with_seen)
+            snap_seen(s, e, b);
     }
 }
 
@@ -1177,8 +1340,8 @@ static int snap_payload(const tl_stream *s, struct wbuf *b)
     }
     uint32_t nc = snap_map(s, &s->cust, s->cust_keep_s, cmap);
     uint32_t nm = snap_map(s, &s->term, s->term_keep_s, mmap_);
-    snap_entities(s, &s->cust, cmap, nc, s->cust_keep_s, b);
-    snap_entities(s, &s->term, mmap_, nm, s->term_keep_s, b);
+    snap_entities(s, &s->cust, cmap, nc, s->cust_keep_s, true, b);
+    snap_entities(s, &s->term, mmap_, nm, s->term_keep_s, false, b);
 
     wb_u64(b, s->rec_tail - s->rec_head);
     for (uint64_t i = s->rec_head; i < s->rec_tail; i++) {
@@ -1189,7 +1352,8 @@ static int snap_payload(const tl_stream *s, struct wbuf *b)
         wb_u64(b, (uint64_t)r->ts);
         wb_u64(b, (uint64_t)r->cents);
         wb_u64(b, r->seq);
-        wb_u8(b, r->term_new);
+        wb_u8(b, (unsigned)r->term_new | (unsigned)r->country_new << 1 |
+                     (unsigned)r->channel_new << 2);
     }
 
     size_t np = 0;
@@ -1363,8 +1527,52 @@ static void rebuild_windows(const tl_stream *s, struct entity *e, int64_t right)
     }
 }
 
+/* A card's countries and channels (snap_seen's layout). */
+static int restore_seen(struct rbuf *b, tl_stream *s, struct entity *e, const char *q)
+{
+    for (int k = 0; k < N_SEEN_KINDS; k++) {
+        const char *kind = k == SEEN_COUNTRY ? "country" : "channel";
+        unsigned n = rb_u8(b, "a card's countries or channels");
+        if (b->rc < 0)
+            return b->rc;
+        if (n > TL_STREAM_SEEN_CAP)
+            return rb_fail(b, "card %s: %u of kind %s, more than %d", q, n, kind,
+                           TL_STREAM_SEEN_CAP);
+        if (n && !e->seen && !(e->seen = malloc(N_SEEN_KINDS * TL_STREAM_SEEN_CAP * sizeof *e->seen)))
+            return b->rc = tl_err_set(b->err, TL_ENOMEM, "stream snapshot: out of memory");
+        struct seen *v = e->seen + (size_t)k * TL_STREAM_SEEN_CAP;
+        for (unsigned i = 0; i < n; i++) {
+            struct seen x;
+            memset(&x, 0, sizeof x);
+            size_t len = rb_u8(b, "a code");
+            const unsigned char *p = rb_take(b, len, "a code");
+            x.first_ts = (int64_t)rb_u64(b, "a code's run");
+            x.first_seq = rb_u64(b, "a code's run");
+            x.last_ts = (int64_t)rb_u64(b, "a code's run");
+            if (b->rc < 0)
+                return b->rc;
+            bool ok = k == SEEN_COUNTRY ? len == 2 : len >= 1 && len <= TL_STREAM_MAX_CHANNEL;
+            for (size_t j = 0; ok && j < len; j++)
+                ok = k == SEEN_COUNTRY ? p[j] >= 'A' && p[j] <= 'Z' : p[j] != '\0';
+            if (ok) {
+                memcpy(x.code, p, len);
+                x.code[len] = '\0';
+            }
+            for (unsigned j = 0; ok && j < i; j++)
+                ok = strcmp(v[j].code, x.code) != 0 && v[j].first_seq < x.first_seq;
+            if (!ok || x.first_ts > x.last_ts || x.last_ts > e->newest || x.first_seq >= s->clock ||
+                seen_stale(s, &x))
+                return rb_fail(b, "card %s: %s %u is malformed, repeated, out of order or out of "
+                               "range", q, kind, i);
+            v[i] = x;
+            e->n_seen[k] = (uint8_t)(i + 1);
+        }
+    }
+    return 0;
+}
+
 static int restore_entities(struct rbuf *b, tl_stream *s, struct etab *t, int64_t keep_s,
-                            int64_t right, const char *what)
+                            int64_t right, bool with_seen, const char *what)
 {
     uint64_t n = rb_count(b, 2 + 8 + 8 + SNAP_EVENT_SIZE, what);
     if (b->rc < 0)
@@ -1422,6 +1630,8 @@ static int restore_entities(struct rbuf *b, tl_stream *s, struct etab *t, int64_
             return rb_fail(b, "%s %s: newest %lld is not its last event's time", what, q,
                            (long long)newest);
         rebuild_windows(s, e, right);
+        if (with_seen && restore_seen(b, s, e, q) < 0)
+            return b->rc;
     }
     return 0;
 }
@@ -1434,7 +1644,7 @@ static bool holds(const struct entity *e, int64_t ts, uint64_t seq, int64_t cent
            EV(e, p - 1).cents == cents;
 }
 
-static int restore_records(struct rbuf *b, tl_stream *s)
+static int restore_records(struct rbuf *b, tl_stream *s, unsigned max_flags)
 {
     uint64_t n = rb_count(b, 2 + 4 + 4 + 8 + 8 + 8 + 1, "records");
     if (b->rc < 0)
@@ -1461,14 +1671,16 @@ static int restore_records(struct rbuf *b, tl_stream *s)
         tl__quote(q, sizeof q, r.id, len);
         bool c_ok = r.cust < s->cust.len, m_ok = r.term < s->term.len;
         if ((!c_ok && r.cust != NO_ENTITY) || (!m_ok && r.term != NO_ENTITY) || r.ts > s->newest ||
-            r.cents < 0 || r.cents > SNAP_MAX_CENTS || r.seq >= s->clock || tn > 1)
+            r.cents < 0 || r.cents > SNAP_MAX_CENTS || r.seq >= s->clock || tn > max_flags)
             return rb_fail(b, "transaction %s: a field is out of range", q);
         /* one that may still be answered as a duplicate must find its events */
         if (r.ts >= s->newest - s->cfg.max_lateness_s &&
             (!c_ok || !m_ok || !holds(&s->cust.v[r.cust], r.ts, r.seq, r.cents) ||
              !holds(&s->term.v[r.term], r.ts, r.seq, r.cents)))
             return rb_fail(b, "transaction %s is not in its card's and terminal's events", q);
-        r.term_new = tn;
+        r.term_new = tn & 1;
+        r.country_new = (tn >> 1) & 1;
+        r.channel_new = (tn >> 2) & 1;
         r.hash = tl__hash_bytes(r.id, len);
         bool found;
         size_t slot = rec_find(s, r.id, r.hash, &found);
@@ -1512,7 +1724,7 @@ static int restore_pairs(struct rbuf *b, tl_stream *s)
     return 0;
 }
 
-static int restore_payload(struct rbuf *b, tl_stream **out)
+static int restore_payload(struct rbuf *b, uint32_t version, tl_stream **out)
 {
     struct tl_stream_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -1553,13 +1765,13 @@ static int restore_payload(struct rbuf *b, tl_stream **out)
         s->pair_n_forgotten = counters[7];
     }
     if (b->rc == 0)
-        restore_entities(b, s, &s->cust, s->cust_keep_s, 0, "card");
+        restore_entities(b, s, &s->cust, s->cust_keep_s, 0, version >= 2, "card");
     if (b->rc == 0)
-        restore_entities(b, s, &s->term, s->term_keep_s, s->cfg.label_delay_s, "terminal");
+        restore_entities(b, s, &s->term, s->term_keep_s, s->cfg.label_delay_s, false, "terminal");
     if (b->rc == 0 && !s->any && (s->cust.n || s->term.n))
         rb_fail(b, "entities in a snapshot of an empty stream");
     if (b->rc == 0)
-        restore_records(b, s);
+        restore_records(b, s, version >= 2 ? 7 : 1);
     if (b->rc == 0)
         restore_pairs(b, s);
     if (b->rc == 0 && b->off != b->n)
@@ -1594,9 +1806,11 @@ int tl_stream_restore(FILE *in, tl_stream **out, tl_err *err)
     }
     for (int i = 0; i < 8; i++)
         len |= (uint64_t)head[16 + i] << (8 * i);
-    if (version != TL_STREAM_SNAPSHOT_VERSION)
-        return tl_err_set(err, TL_EUNSUPPORTED, "stream snapshot: version %u, this build reads %d",
-                          version, TL_STREAM_SNAPSHOT_VERSION);
+    /* version 1 differs only in lacking the cards' countries and channels */
+    if (version != 1 && version != TL_STREAM_SNAPSHOT_VERSION)
+        return tl_err_set(err, TL_EUNSUPPORTED,
+                          "stream snapshot: version %u, this build reads 1 to %d", version,
+                          TL_STREAM_SNAPSHOT_VERSION);
     if (flags != 0)
         return tl_err_set(err, TL_EPARSE, "stream snapshot: unknown flags 0x%x", flags);
     if (len > SNAP_MAX_PAYLOAD)
@@ -1646,7 +1860,7 @@ int tl_stream_restore(FILE *in, tl_stream **out, tl_err *err)
                           "stream snapshot: checksum mismatch (the file is damaged or altered)");
     }
     struct rbuf b = {p, (size_t)len, 0, 0, err};
-    int rc = restore_payload(&b, out);
+    int rc = restore_payload(&b, version, out);
     free(p);
     return rc;
 }

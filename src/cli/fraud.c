@@ -36,6 +36,7 @@ const struct cli_opt cli_fraud_opts[] = {
     {"no-handbook", false, NULL, &O.no_handbook, "--no-handbook           eval: leave out the handbook's own model"},
     {"no-register", false, NULL, &O.no_register, "--no-register           train: fit and report, store nothing"},
     {"no-iforest", false, NULL, &O.no_iforest, "--no-iforest            train: no isolation forest for new cards"},
+    {"with-lr", false, NULL, &O.with_lr, "--with-lr               train: also a logistic regression, blended in when it helps"},
     {0},
 };
 
@@ -183,6 +184,7 @@ static int fraud_train(struct cli_env *env)
     struct tl_fraud_train_opts o = TL_FRAUD_TRAIN_OPTS_DEFAULT;
     o.data_path = O.data;
     o.no_iforest = O.no_iforest;
+    o.with_lr = O.with_lr;
     o.no_register = O.no_register;
     o.actor = "cli";
     int rc;

@@ -17,7 +17,7 @@ struct cli_fraud_opts {
     const char *state;   /* --state FILE: restored when it exists, saved at the end */
     const char *from;    /* --from DATE|TIME: replay from here (default: the store's whole history) */
     const char *reasons; /* --reasons shap|exact|approx: overrides fraud.reasons */
-    bool no_handbook, no_register, no_iforest, promote, write;
+    bool no_handbook, no_register, no_iforest, with_lr, promote, write;
 };
 
 /* `teller fraud stream`: JSON lines on stdin, one decision per line on stdout. */

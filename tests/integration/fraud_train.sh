@@ -52,7 +52,7 @@ for k in ["rows", "frauds", "auc", "average_precision", "review_rate", "review_p
 assert v["auc"] > 0.95, v
 t = r["thresholds"]
 assert 0 < t["review"] <= t["block"] <= 1, t
-assert len(r["features"]) == 26 and r["features"][-1] == "amount_over_avg_amount_30day"
+assert len(r["features"]) == 28 and r["features"][-1] == "amount_over_avg_amount_30day"
 assert r["combine"]["iforest_weight"] in (0, 0.15, 0.3, 0.5)
 assert r["algo"] == "gbdt+iforest"
 PY
@@ -60,6 +60,18 @@ rc=0; teller fraud train --data "$WORK/tx.csv" --no-register --no-iforest --thre
 check "--no-iforest trains the trees alone" python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1])); assert r["algo"] == "gbdt" and r["combine"]["iforest_weight"] == 0, r' "$WORK/out.json"
+rc=0; teller fraud train --data "$WORK/tx.csv" --no-register --with-lr --threads 1 --json >"$WORK/lr.json" || rc=$?
+check "--with-lr exits 0" test $rc -eq 0
+check "... adds a logistic regression, its weight chosen on validation AP" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1])); c = r["combine"]
+assert r["algo"] == "gbdt+lr+iforest", r["algo"]
+assert c["linear_weight"] in (0, 0.25, 0.5), c
+cands = c["linear_candidates"]
+assert [x["linear_weight"] for x in cands] == [0, 0.25, 0.5], cands
+best = max(x["average_precision"] for x in cands)
+assert [x for x in cands if x["linear_weight"] == c["linear_weight"]][0]["average_precision"] == best, c
+assert json.load(open(sys.argv[2]))["combine"]["linear_candidates"] is None' "$WORK/lr.json" "$WORK/out.json"
 
 # bad input
 rc=0; teller fraud train --data "$WORK/nope.csv" --no-register >"$WORK/out" 2>"$WORK/err" || rc=$?
@@ -90,11 +102,11 @@ r = json.load(open(sys.argv[1]))
 assert r["source"] == "store" and r["id"] == "fraud-v1" and r["promoted"] is True, r
 assert r["currency"] == "EUR" and r["transactions"] > 1000 and r["valid"]["frauds"] > 0, r
 PY
-  rc=0; teller fraud train --store "$store" --valid-days 21 --threads 1 >"$WORK/out" 2>"$WORK/err" || rc=$?
-  check "[${store%%:*}] a second model is a challenger" grep -q "fraud-v2 registered as a challenger" "$WORK/out"
+  rc=0; teller fraud train --store "$store" --valid-days 21 --threads 1 --with-lr >"$WORK/out" 2>"$WORK/err" || rc=$?
+  check "[${store%%:*}] a second model (with the logistic regression) is a challenger" grep -q "fraud-v2 registered as a challenger" "$WORK/out"
   teller models list --task fraud --store "$store" >"$WORK/list"
   check "[${store%%:*}] models list --task fraud shows both" \
-    bash -c "grep -qE '^fraud-v1 .*gbdt\+iforest +champion' '$WORK/list' && grep -qE '^fraud-v2 .*challenger' '$WORK/list'"
+    bash -c "grep -qE '^fraud-v1 .*gbdt\+iforest +champion' '$WORK/list' && grep -qE '^fraud-v2 .*gbdt\+lr\+iforest +challenger' '$WORK/list'"
   rc=0; teller models card fraud-v1 --store "$store" >"$WORK/card" || rc=$?
   check "[${store%%:*}] the model card renders its sections" \
     bash -c "grep -qi 'intended use' '$WORK/card' && grep -qi 'limitations' '$WORK/card' && grep -q 'review threshold' '$WORK/card'"

@@ -56,7 +56,7 @@ static void make(struct fixture *fx, size_t iforest_dim)
     tl_stream_free(s);
     fx->n_stream = dv.n_stream;
     fx->d = dv.n_stream + dv.n_ratio;
-    cr_assert_eq(fx->d, 26);
+    cr_assert_eq(fx->d, 28);
     size_t n = 3000, d = fx->d;
     float *X = malloc(n * d * sizeof *X);
     uint8_t *y = malloc(n);
@@ -94,6 +94,104 @@ static void clear(struct fixture *fx)
     free(fx->bytes);
 }
 
+/* An artifact of fx's parts plus a logistic regression with weight v. */
+static char *with_linear(const struct fixture *fx, const tl_linear *l, const double *mean,
+                         const double *sd, double v, size_t *len)
+{
+    struct tl__fraud_parts p = {.cfg = &fx->cfg, .currency = "EUR", .gbdt = fx->g,
+                                .iforest = fx->f, .iforest_weight = 0.3, .cold_max_tx = 2,
+                                .review = 0.3, .block = 0.9, .linear = l, .lr_mean = mean,
+                                .lr_sd = sd, .linear_weight = v};
+    char *bytes = NULL;
+    tl_err err = {0};
+    cr_assert_eq(tl__fraud_artifact(&p, &bytes, len, &err), 0, "%s", err.msg);
+    return bytes;
+}
+
+Test(fraud_model, logistic_regression_blends_into_the_score_reasons_stay_the_trees)
+{
+    struct fixture fx;
+    make(&fx, 28);
+    double w[TL__FRAUD_MAX_FEATURES], mean[TL__FRAUD_MAX_FEATURES], sd[TL__FRAUD_MAX_FEATURES];
+    for (size_t j = 0; j < fx.d; j++) {
+        w[j] = 0.1 * (double)(j % 5) - 0.15;
+        mean[j] = 2 + 0.5 * (double)j;
+        sd[j] = 1 + 0.25 * (double)(j % 3);
+    }
+    tl_linear *l;
+    tl_err err = {0};
+    cr_assert_eq(tl_linear_from_weights(w, fx.d, -1.5, &l, &err), 0, "%s", err.msg);
+    size_t len;
+    char *bytes = with_linear(&fx, l, mean, sd, 0.25, &len);
+    tl_fraud_model *m, *m0;
+    cr_assert_eq(tl_fraud_model_from_artifact(bytes, len, "fraud-lr", &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(tl_fraud_model_from_artifact(fx.bytes, fx.len, "fraud-0", &m0, &err), 0, "%s",
+                 err.msg);
+    tl_rng r;
+    tl_rng_seed(&r, 5);
+    for (int t = 0; t < 100; t++) {
+        double sf[TL_STREAM_MAX_FEATURES], f[TL__FRAUD_MAX_FEATURES];
+        for (size_t j = 0; j < fx.n_stream; j++)
+            sf[j] = tl_rng_uniform(&r) * 10;
+        sf[0] = 5 + tl_rng_uniform(&r) * 200;
+        sf[9] = 50; /* not cold: the score is the blend alone */
+        struct tl_fraud_score a, b;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        tl_fraud_model_score(m, sf, TL_FRAUD_REASONS_EXACT, &a);
+        tl_fraud_model_score(m0, sf, TL_FRAUD_REASONS_EXACT, &b);
+        memcpy(f, sf, fx.n_stream * sizeof *f);
+        struct tl__fraud_derive dv = {.n_stream = fx.n_stream, .n_ratio = 4,
+                                      .avg_col = {4, 6, 8, 10}};
+        tl__fraud_derive(&dv, f);
+        double margin = -1.5;
+        for (size_t j = 0; j < fx.d; j++)
+            margin += w[j] * (double)(float)(((double)(float)f[j] - mean[j]) / sd[j]);
+        double pl = 1 / (1 + exp(-margin));
+        cr_assert_float_eq(a.model_score, 0.75 * b.model_score + 0.25 * pl, 1e-9, "row %d", t);
+        cr_assert_float_eq(a.score, a.model_score, 1e-15);
+        cr_assert_eq(a.n_reasons, b.n_reasons);
+        for (size_t k = 0; k < a.n_reasons; k++) {
+            cr_assert_eq(a.reasons[k].feature, b.reasons[k].feature);
+            cr_assert_eq(a.reasons[k].contribution, b.reasons[k].contribution);
+        }
+    }
+    tl_fraud_model_free(m);
+    tl_fraud_model_free(m0);
+    free(bytes);
+
+    /* weight 0 leaves the trees' score; a weight without a regression, a
+     * short scaler or a zero sd are refused naming the part */
+    bytes = with_linear(&fx, l, mean, sd, 0, &len);
+    cr_assert_eq(tl_fraud_model_from_artifact(bytes, len, "fraud-lr0", &m, &err), 0, "%s", err.msg);
+    tl_fraud_model_free(m);
+    free(bytes);
+    bytes = with_linear(&fx, l, mean, sd, 0.5, &len);
+    json_t *doc = json_loadb(bytes, len, 0, NULL);
+    json_t *d1 = json_deep_copy(doc), *d2 = json_deep_copy(doc), *d3 = json_deep_copy(doc);
+    json_object_set_new(d1, "linear", json_null());
+    json_array_remove(json_object_get(json_object_get(d2, "linear"), "mean"), 0);
+    json_array_set_new(json_object_get(json_object_get(d3, "linear"), "sd"), 3, json_real(0));
+    json_t *docs[3] = {d1, d2, d3};
+    const char *part[3] = {"combine", "linear", "linear"};
+    for (int i = 0; i < 3; i++) {
+        char *s2 = json_dumps(docs[i], JSON_COMPACT);
+        m = NULL;
+        cr_assert_eq(tl_fraud_model_from_artifact(s2, strlen(s2), "fraud-bad", &m, &err), TL_EPARSE,
+                     "%d", i);
+        char want[40];
+        snprintf(want, sizeof want, "part \"%s\"", part[i]);
+        cr_assert(strstr(err.msg, want), "%d: %s", i, err.msg);
+        cr_assert_null(m);
+        free(s2);
+        json_decref(docs[i]);
+    }
+    json_decref(doc);
+    free(bytes);
+    tl_linear_free(l);
+    clear(&fx);
+}
+
 static size_t feature(const tl_fraud_model *m, const char *name)
 {
     for (size_t j = 0; j < tl_fraud_model_n_features(m); j++)
@@ -106,16 +204,16 @@ static size_t feature(const tl_fraud_model *m, const char *name)
 Test(fraud_model, artifact_round_trip_and_scores_reproducibly)
 {
     struct fixture fx;
-    make(&fx, 26);
+    make(&fx, 28);
     tl_fraud_model *m;
     tl_err err = {0};
     cr_assert_eq(tl_fraud_model_from_artifact(fx.bytes, fx.len, "fraud-v9", &m, &err), 0, "%s",
                  err.msg);
     cr_assert_str_eq(tl_fraud_model_id(m), "fraud-v9");
     cr_assert_str_eq(tl_fraud_model_currency(m), "EUR");
-    cr_assert_eq(tl_fraud_model_n_features(m), 26);
-    cr_assert_str_eq(tl_fraud_model_feature(m, 25), "amount_over_avg_amount_30day");
-    cr_assert_null(tl_fraud_model_feature(m, 26));
+    cr_assert_eq(tl_fraud_model_n_features(m), 28);
+    cr_assert_str_eq(tl_fraud_model_feature(m, 27), "amount_over_avg_amount_30day");
+    cr_assert_null(tl_fraud_model_feature(m, 28));
     struct tl_stream_config c;
     tl_fraud_model_stream_config(m, &c);
     cr_assert_eq(c.n_windows, 4);
@@ -132,6 +230,10 @@ Test(fraud_model, artifact_round_trip_and_scores_reproducibly)
         sf[0] = 5 + tl_rng_uniform(&r) * 200;
         sf[9] = t % 2 ? 1 : 50; /* customer_nb_tx_30day: cold or not */
         struct tl_fraud_score a, b;
+        /* padding and the unused reasons are not written: zero them so
+         * memcmp compares what the score wrote */
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
         tl_fraud_model_score(m, sf, TL_FRAUD_REASONS_EXACT, &a);
         tl_fraud_model_score(m, sf, TL_FRAUD_REASONS_EXACT, &b);
         cr_assert_eq(memcmp(&a, &b, sizeof a), 0, "the same input scores the same");
@@ -320,7 +422,7 @@ static void text_unknown_feature(json_t *d, const struct fixture *fx)
 Test(fraud_model, every_corruption_is_refused_naming_the_part)
 {
     struct fixture fx;
-    make(&fx, 26);
+    make(&fx, 28);
     refused(&fx, drop_feature, "features");
     refused(&fx, rename_feature, "features");
     refused(&fx, review_high, "thresholds");
@@ -332,7 +434,7 @@ Test(fraud_model, every_corruption_is_refused_naming_the_part)
     refused(&fx, version_two, "version");
     refused(&fx, currency_bad, "currency");
     refused(&fx, window_zero, "stream");
-    refused(&fx, window_more, "features"); /* 5 windows: 31 features expected */
+    refused(&fx, window_more, "features"); /* 5 windows: 33 features expected */
     refused(&fx, gbdt_gone, "gbdt");
     refused(&fx, gbdt_broken, "gbdt");
     refused(&fx, iforest_gone, "iforest");
@@ -341,9 +443,28 @@ Test(fraud_model, every_corruption_is_refused_naming_the_part)
     refused(&fx, text_unbalanced, "reason_texts");
     refused(&fx, text_unknown_feature, "reason_texts");
 
-    /* truncated anywhere: never a model */
     tl_err err = {0};
     tl_fraud_model *m = NULL;
+    /* an artifact trained before customer_country_new and
+     * customer_channel_new: refused, saying to retrain */
+    json_t *doc = json_loadb(fx.bytes, fx.len, 0, NULL);
+    json_t *fa = json_object_get(doc, "features");
+    for (size_t i = 0; i < json_array_size(fa);) {
+        const char *nm = json_string_value(json_array_get(fa, i));
+        if (!strcmp(nm, "customer_country_new") || !strcmp(nm, "customer_channel_new"))
+            json_array_remove(fa, i);
+        else
+            i++;
+    }
+    cr_assert_eq(json_array_size(fa), 26);
+    char *old = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    cr_assert_eq(tl_fraud_model_from_artifact(old, strlen(old), "fraud-v1", &m, &err), TL_EPARSE);
+    cr_assert(strstr(err.msg, "part \"features\"") && strstr(err.msg, "retrain"), "%s", err.msg);
+    cr_assert_null(m);
+    free(old);
+
+    /* truncated anywhere: never a model */
     for (size_t cut = 0; cut < fx.len; cut += 1 + fx.len / 97) {
         cr_assert_eq(tl_fraud_model_from_artifact(fx.bytes, cut, NULL, &m, &err), TL_EPARSE,
                      "cut at %zu", cut);
@@ -361,7 +482,7 @@ Test(fraud_model, every_corruption_is_refused_naming_the_part)
 Test(fraud_model, reason_sentences_per_feature_family)
 {
     struct fixture fx;
-    make(&fx, 26);
+    make(&fx, 28);
     tl_fraud_model *m;
     tl_err err = {0};
     cr_assert_eq(tl_fraud_model_from_artifact(fx.bytes, fx.len, NULL, &m, &err), 0, "%s", err.msg);
@@ -390,6 +511,9 @@ Test(fraud_model, reason_sentences_per_feature_family)
         {"customer_secs_since_prev", -1,
          "no earlier transaction of the card in the last 30 days"},
         {"customer_amount_z", 3.25, "amount 3.2 standard deviations from the card's 30 days mean"},
+        {"customer_country_new", 1,
+         "first transaction of the card in this country in the last 30 days"},
+        {"customer_channel_new", 0, "the card has used this channel before"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct tl_fraud_contribution c = {.feature = feature(m, cases[i].feature),
@@ -459,7 +583,7 @@ Test(fraud_model, trains_from_a_file_without_a_store)
     cr_assert_eq(json_integer_value(json_object_get(va, "frauds")), 3); /* f12, f13, c2 */
     cr_assert_gt(json_number_value(json_object_get(va, "auc")), 0.95);
     cr_assert(json_is_null(json_object_get(rep, "id")));
-    cr_assert_eq(json_array_size(json_object_get(rep, "features")), 26);
+    cr_assert_eq(json_array_size(json_object_get(rep, "features")), 28);
     json_t *th = json_object_get(rep, "thresholds");
     double rv = json_number_value(json_object_get(th, "review"));
     double bl = json_number_value(json_object_get(th, "block"));

@@ -392,7 +392,7 @@ Test(stream_handbook, baseline_features_on_fraud_sim, .timeout = 600)
     tl_stream *s;
     tl_err err = {0};
     cr_assert_eq(tl_stream_new(&cfg, &s, &err), 0, "%s", err.msg);
-    cr_assert_eq(tl_stream_n_features(s), 18);
+    cr_assert_eq(tl_stream_n_features(s), 20);
     cr_assert_str_eq(tl_stream_feature_name(s, 3), "customer_nb_tx_1day");
     cr_assert_str_eq(tl_stream_feature_name(s, 14), "terminal_risk_30day");
 
@@ -404,7 +404,7 @@ Test(stream_handbook, baseline_features_on_fraud_sim, .timeout = 600)
         snprintf(id, sizeof id, "%zu", i);
         snprintf(cust, sizeof cust, "%d", rows[i].cust);
         snprintf(term, sizeof term, "%d", rows[i].term);
-        struct tl_stream_tx tx = {id, cust, term, rows[i].ts, rows[i].cents, rows[i].fraud};
+        struct tl_stream_tx tx = {id, cust, term, rows[i].ts, rows[i].cents, rows[i].fraud, NULL, NULL};
         double f[TL_STREAM_MAX_FEATURES];
         int rc = tl_stream_update(s, &tx, f, &err);
         cr_assert_eq(rc, 0, "tx %zu: %s", i, err.msg);
@@ -469,9 +469,19 @@ static struct syn *make_stream(size_t n, uint64_t seed)
     return v;
 }
 
+/* Country and channel of synthetic transaction "t<i>": 20 countries (and
+ * sometimes none), so the 40 cards overflow their 16 remembered countries
+ * and the snapshot tests cover the eviction too; 3 channels or none. */
+static const char *const syn_country[21] = {"DE", "FR", "IT", "ES", "NL", "BE", "AT",
+                                            "PL", "CZ", "DK", "SE", "FI", "PT", "IE",
+                                            "GR", "HU", "RO", "BG", "SK", NULL, "LU"};
+static const char *const syn_channel[4] = {"pos", "online", NULL, "atm"};
+
 static struct tl_stream_tx as_tx(const struct syn *e, int label)
 {
-    struct tl_stream_tx tx = {e->id, e->cust, e->term, e->ts, e->cents, label};
+    long i = strtol(e->id + 1, NULL, 10);
+    struct tl_stream_tx tx = {e->id, e->cust, e->term, e->ts, e->cents, label,
+                              syn_country[(i * 7 + i / 3) % 21], syn_channel[(i * 5 / 2) % 4]};
     return tx;
 }
 
@@ -610,15 +620,15 @@ Test(stream, late_label_counts_from_its_arrival)
     tl_err err = {0};
     double f[TL_STREAM_MAX_FEATURES];
     int64_t t0 = 1530000000;
-    struct tl_stream_tx a = {"a", "c1", "m1", t0, 1000, -1};
+    struct tl_stream_tx a = {"a", "c1", "m1", t0, 1000, -1, NULL, NULL};
     cr_assert_eq(tl_stream_update(s, &a, f, &err), 0);
     cr_assert_eq(f[9], 0); /* nothing on m1 7 days back yet */
-    struct tl_stream_tx b = {"b", "c2", "m1", t0 + 7 * DAY + 60, 2000, -1};
+    struct tl_stream_tx b = {"b", "c2", "m1", t0 + 7 * DAY + 60, 2000, -1, NULL, NULL};
     cr_assert_eq(tl_stream_update(s, &b, f, &err), 0);
     cr_assert_eq(f[9], 1);  /* a is in (t-8d, t-7d] */
     cr_assert_eq(f[10], 0); /* not known as fraud yet */
     cr_assert_eq(tl_stream_label(s, "a", 1, &err), 0, "%s", err.msg);
-    struct tl_stream_tx c = {"c", "c3", "m1", t0 + 7 * DAY + 120, 3000, -1};
+    struct tl_stream_tx c = {"c", "c3", "m1", t0 + 7 * DAY + 120, 3000, -1, NULL, NULL};
     cr_assert_eq(tl_stream_update(s, &c, f, &err), 0);
     cr_assert_eq(f[9], 1);
     cr_assert_eq(f[10], 1.0);
@@ -628,7 +638,7 @@ Test(stream, late_label_counts_from_its_arrival)
     cr_assert_eq(f[10], 0);
     /* a corrected to genuine */
     cr_assert_eq(tl_stream_label(s, "a", 0, &err), 0);
-    struct tl_stream_tx d = {"d", "c3", "m1", t0 + 7 * DAY + 180, 3000, -1};
+    struct tl_stream_tx d = {"d", "c3", "m1", t0 + 7 * DAY + 180, 3000, -1, NULL, NULL};
     cr_assert_eq(tl_stream_update(s, &d, f, &err), 0);
     cr_assert_eq(f[10], 0);
     cr_assert_eq(tl_stream_label(s, "nope", 1, &err), TL_ENOTFOUND);
@@ -692,12 +702,14 @@ Test(stream, config_and_input_errors_name_the_field)
     cfg.window_s[0] = 3600;
     cfg.window_s[1] = 2 * DAY;
     cr_assert_eq(tl_stream_new(&cfg, &s, &err), 0);
-    cr_assert_eq(tl_stream_n_features(s), 14);
+    cr_assert_eq(tl_stream_n_features(s), 16);
     cr_assert_str_eq(tl_stream_feature_name(s, 3), "customer_nb_tx_3600s");
     cr_assert_str_eq(tl_stream_feature_name(s, 13), "customer_terminal_new");
-    cr_assert_null(tl_stream_feature_name(s, 14));
+    cr_assert_str_eq(tl_stream_feature_name(s, 14), "customer_country_new");
+    cr_assert_str_eq(tl_stream_feature_name(s, 15), "customer_channel_new");
+    cr_assert_null(tl_stream_feature_name(s, 16));
     double f[TL_STREAM_MAX_FEATURES];
-    struct tl_stream_tx tx = {"x", "c", "m", 1530000000, -5, -1};
+    struct tl_stream_tx tx = {"x", "c", "m", 1530000000, -5, -1, NULL, NULL};
     cr_assert_eq(tl_stream_update(s, &tx, f, &err), TL_EINVAL);
     cr_assert(strstr(err.msg, "amount_cents"), "%s", err.msg);
     tx.amount_cents = 5;
@@ -714,6 +726,133 @@ Test(stream, config_and_input_errors_name_the_field)
     cr_assert_eq(f[13], 0);
     cr_assert_eq(f[11], 90);
     cr_assert_eq(f[3], 2);
+    tl_stream_free(s);
+}
+
+/* customer_country_new and customer_channel_new from their definition: no
+ * earlier-arrived transaction of the card with that country (channel) in
+ * (t - 30 days, t]; 0 when unknown. In order, at most 12 countries a card. */
+Test(stream, country_and_channel_new_match_their_definition)
+{
+    size_t n = 3000;
+    struct syn *v = make_stream(n, 77);
+    static const char *const cc[13] = {"DE", "FR", "IT", "ES", "NL", "BE", "AT",
+                                       "PL", "CZ", "DK", "SE", NULL, "PT"};
+    const char *country[3000], *channel[3000];
+    for (size_t i = 0; i < n; i++) {
+        country[i] = cc[(i * 7 + i / 5) % 13];
+        channel[i] = syn_channel[(i * 3 + i / 7) % 4];
+    }
+    tl_stream *s = new_stream();
+    tl_err err = {0};
+    size_t n_new[2] = {0, 0};
+    for (size_t k = 0; k < n; k++) {
+        struct tl_stream_tx tx = {v[k].id, v[k].cust, v[k].term, v[k].ts, v[k].cents, -1,
+                                  country[k], channel[k]};
+        double f[TL_STREAM_MAX_FEATURES];
+        cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+        const char *const *code[2] = {country, channel};
+        for (int kind = 0; kind < 2; kind++) {
+            double want = 0;
+            if (code[kind][k]) {
+                want = 1;
+                for (size_t i = 0; i < k; i++)
+                    if (!strcmp(v[i].cust, v[k].cust) && code[kind][i] &&
+                        !strcmp(code[kind][i], code[kind][k]) && v[i].ts > v[k].ts - 30 * DAY)
+                        want = 0;
+            }
+            cr_assert_eq(f[18 + kind], want, "tx %zu kind %d: %g, want %g", k, kind, f[18 + kind],
+                         want);
+            n_new[kind] += want == 1;
+        }
+    }
+    cr_assert_gt(n_new[0], 100);
+    cr_assert_gt(n_new[1], 50);
+    tl_stream_free(s);
+    free(v);
+}
+
+Test(stream, country_and_channel_new_edges)
+{
+    tl_stream *s = new_stream();
+    tl_err err = {0};
+    double f[TL_STREAM_MAX_FEATURES];
+    int64_t t0 = 1530000000;
+    struct tl_stream_tx tx = {"a", "c1", "m1", t0, 1000, -1, "FR", "pos"};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(tl_stream_feature_name(s, 18), "customer_country_new");
+    cr_assert_str_eq(tl_stream_feature_name(s, 19), "customer_channel_new");
+    cr_assert_eq(f[18], 1);
+    cr_assert_eq(f[19], 1);
+    /* either case is the same country; unknown is 0 */
+    tx = (struct tl_stream_tx){"b", "c1", "m2", t0 + 60, 1000, -1, "fr", "pos"};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 0);
+    cr_assert_eq(f[19], 0);
+    cr_assert_eq(f[17], 1); /* a new terminal all the same */
+    tx = (struct tl_stream_tx){"c", "c1", "m2", t0 + 120, 1000, -1, NULL, "online"};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 0);
+    cr_assert_eq(f[19], 1);
+    /* another card has its own set */
+    tx = (struct tl_stream_tx){"c2", "c2", "m2", t0 + 130, 1000, -1, "FR", ""};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 1);
+    cr_assert_eq(f[19], 0);
+    /* idle for the longest window (30 days): new again */
+    tx = (struct tl_stream_tx){"d", "c1", "m2", t0 + 119 + 30 * DAY, 1000, -1, "FR", "online"};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 1);
+    cr_assert_eq(f[19], 0); /* "online" was used at t0 + 120, just inside */
+    /* a late one before the run's first use is a first use itself */
+    tx = (struct tl_stream_tx){"e", "c1", "m2", t0 + 119 + 30 * DAY - 3600, 1000, -1, "FR", NULL};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 1);
+    /* a duplicate answers as at its first arrival, whatever country it names now */
+    tx = (struct tl_stream_tx){"d", "c1", "m2", t0 + 119 + 30 * DAY, 1000, -1, "IT", NULL};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), TL_STREAM_DUPLICATE, "%s", err.msg);
+    cr_assert_eq(f[18], 1);
+    cr_assert_eq(f[19], 0);
+    /* bad codes are refused naming the field, and change nothing */
+    struct tl_stream_stats st0, st1;
+    tl_stream_get_stats(s, &st0);
+    tx = (struct tl_stream_tx){"f", "c1", "m2", t0 + 119 + 30 * DAY, 1000, -1, "FRA", NULL};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), TL_EINVAL);
+    cr_assert(strstr(err.msg, "country") && strstr(err.msg, "FRA"), "%s", err.msg);
+    tx.country = "F1";
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), TL_EINVAL);
+    tx.country = NULL;
+    tx.channel = "a-channel-name-of-more-than-31-bytes";
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), TL_EINVAL);
+    cr_assert(strstr(err.msg, "channel"), "%s", err.msg);
+    tl_stream_get_stats(s, &st1);
+    cr_assert_eq(st1.n_tx, st0.n_tx);
+
+    /* 17 countries within the window: the least recently used is forgotten */
+    int64_t t1 = t0 + 40 * DAY;
+    char ids[40][8], codes[17][3];
+    for (int i = 0; i < 17; i++) {
+        snprintf(ids[i], sizeof ids[i], "g%d", i);
+        snprintf(codes[i], sizeof codes[i], "A%c", 'A' + i);
+        tx = (struct tl_stream_tx){ids[i], "c3", "m3", t1 + i, 100, -1, codes[i], NULL};
+        cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+        cr_assert_eq(f[18], 1);
+    }
+    tx = (struct tl_stream_tx){"h1", "c3", "m3", t1 + 100, 100, -1, "AQ", NULL};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 0);
+    tx = (struct tl_stream_tx){"h2", "c3", "m3", t1 + 101, 100, -1, "AB", NULL};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 0);
+    tx = (struct tl_stream_tx){"h3", "c3", "m3", t1 + 102, 100, -1, "AA", NULL};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 1); /* evicted by AQ: seen as new (documented) */
+    tx = (struct tl_stream_tx){"h4", "c3", "m3", t1 + 103, 100, -1, "AB", NULL};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 0); /* AC went for AA, AB was used since */
+    tx = (struct tl_stream_tx){"h5", "c3", "m3", t1 + 104, 100, -1, "AC", NULL};
+    cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f[18], 1);
     tl_stream_free(s);
 }
 
@@ -883,6 +1022,53 @@ Test(stream_snapshot, restored_engine_continues_bit_for_bit)
     free(v);
 }
 
+/* A version 1 snapshot (before cards kept countries and channels) still
+ * restores: built here from a version 2 one of an engine that never saw a
+ * country, by taking out its card's two empty sets. */
+Test(stream_snapshot, version_1_snapshots_restore_with_empty_sets)
+{
+    tl_stream *a = new_stream();
+    tl_err err = {0};
+    double fa[TL_STREAM_MAX_FEATURES], fb[TL_STREAM_MAX_FEATURES];
+    struct tl_stream_tx tx = {"x1", "k", "m", 1530000000, 1000, -1, NULL, NULL};
+    cr_assert_eq(tl_stream_update(a, &tx, fa, &err), 0, "%s", err.msg);
+    size_t len;
+    unsigned char *snap = snap_bytes(a, &len);
+    cr_assert_eq(snap[8], 2);
+    /* header 24; config 4 + 3 * 8 + 8 + 8 + 4 + 8; clock 17; counters 64;
+     * card count 8; the card: 1 + 1 + 8 + 8 + one event of 33 */
+    size_t at = 24 + 56 + 17 + 64 + 8 + 51;
+    cr_assert_eq(snap[at - 51 + 1], 'k');
+    cr_assert_eq(snap[at], 0);
+    cr_assert_eq(snap[at + 1], 0);
+    size_t plen = len - 24 - 32 - 2;
+    unsigned char *v1 = malloc(len);
+    memcpy(v1, snap, at);
+    memcpy(v1 + at, snap + at + 2, len - 32 - at - 2);
+    v1[8] = 1;
+    for (int i = 0; i < 8; i++)
+        v1[16 + i] = (unsigned char)(plen >> (8 * i));
+    crypto_generichash(v1 + 24 + plen, 32, v1, 24 + plen, NULL, 0);
+    tl_stream *b = NULL;
+    cr_assert_eq(restore_bytes(v1, 24 + plen + 32, &b, &err), 0, "%s", err.msg);
+    /* it goes on as the original */
+    const char *cc[3] = {"DE", "DE", "FR"};
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "y%d", i);
+        tx = (struct tl_stream_tx){id, "k", "m", 1530000100 + i, 2000, -1, cc[i], "pos"};
+        cr_assert_eq(tl_stream_update(a, &tx, fa, &err), 0, "%s", err.msg);
+        cr_assert_eq(tl_stream_update(b, &tx, fb, &err), 0, "%s", err.msg);
+        same_rows(fb, fa, tl_stream_n_features(a), "restored from version 1", (size_t)i);
+    }
+    cr_assert_eq(fa[17], 0);
+    cr_assert_eq(fa[18], 1);
+    tl_stream_free(a);
+    tl_stream_free(b);
+    free(v1);
+    free(snap);
+}
+
 Test(stream_snapshot, fraud_sim_slice_restored_midway, .timeout = 600)
 {
     char path[1024];
@@ -912,7 +1098,7 @@ Test(stream_snapshot, fraud_sim_slice_restored_midway, .timeout = 600)
         snprintf(id, sizeof id, "%zu", i);
         snprintf(cust, sizeof cust, "%d", rows[i].cust);
         snprintf(term, sizeof term, "%d", rows[i].term);
-        struct tl_stream_tx tx = {id, cust, term, rows[i].ts, rows[i].cents, rows[i].fraud};
+        struct tl_stream_tx tx = {id, cust, term, rows[i].ts, rows[i].cents, rows[i].fraud, NULL, NULL};
         double fa[TL_STREAM_MAX_FEATURES], fb[TL_STREAM_MAX_FEATURES];
         cr_assert_eq(tl_stream_update(a, &tx, fa, &err), 0, "tx %zu: %s", i, err.msg);
         if (b) {
@@ -1012,9 +1198,9 @@ Test(stream_snapshot, damaged_snapshots_are_refused_cleanly)
                  TL_EPARSE);
     cr_assert(strstr(err.msg, "magic"), "%s", err.msg);
     memcpy(bad, snap, len);
-    bad[8] = 2;
+    bad[8] = 3;
     cr_assert_eq(restore_bytes(bad, len, &out, &err), TL_EUNSUPPORTED);
-    cr_assert(strstr(err.msg, "version 2"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "version 3"), "%s", err.msg);
     memcpy(bad, snap, len);
     bad[23] = 0x7f;
     cr_assert_eq(restore_bytes(bad, len, &out, &err), TL_ETOOBIG);
@@ -1048,14 +1234,14 @@ Test(stream_evict, memory_stays_bounded_with_many_distinct_cards)
         snprintf(id, sizeof id, "t%zu", i);
         snprintf(cust, sizeof cust, "c%zu", i);        /* a card seen once */
         snprintf(term, sizeof term, "m%zu", i / 10);   /* a terminal for 20 minutes */
-        struct tl_stream_tx tx = {id, cust, term, t, 1000 + (int64_t)(i % 97), 0};
+        struct tl_stream_tx tx = {id, cust, term, t, 1000 + (int64_t)(i % 97), 0, NULL, NULL};
         cr_assert_eq(tl_stream_update(s, &tx, f, &err), 0, "%s", err.msg);
         cr_assert_eq(f[3], 1);
         cr_assert_eq(f[17], 1);
         /* a regular card every 20 days at one terminal: remembered */
         if (i % every20 == 5) {
             snprintf(id, sizeof id, "reg%zu", i);
-            struct tl_stream_tx rt = {id, "regular", "home", t, 5000, 0};
+            struct tl_stream_tx rt = {id, "regular", "home", t, 5000, 0, NULL, NULL};
             cr_assert_eq(tl_stream_update(s, &rt, f, &err), 0, "%s", err.msg);
             cr_assert_eq(f[17], i < every20 ? 1 : 0, "regular at %zu", i);
             cr_assert_eq(f[7], i < every20 ? 1 : 2);
@@ -1063,7 +1249,7 @@ Test(stream_evict, memory_stays_bounded_with_many_distinct_cards)
         /* a card every 40 days: forgotten in between, each visit a first */
         if (i % every40 == 7) {
             snprintf(id, sizeof id, "rare%zu", i);
-            struct tl_stream_tx rt = {id, "rare", "home", t, 7000, 0};
+            struct tl_stream_tx rt = {id, "rare", "home", t, 7000, 0, NULL, NULL};
             cr_assert_eq(tl_stream_update(s, &rt, f, &err), 0, "%s", err.msg);
             cr_assert_eq(f[17], 1, "rare at %zu", i);
             cr_assert_eq(f[7], 1);
