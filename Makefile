@@ -54,6 +54,7 @@ bench: build
 	@bash bench/credit.sh
 	@bash bench/fraud.sh
 	@bash bench/portfolio.sh
+	@bash bench/nn.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz $(DEMO_DIR)

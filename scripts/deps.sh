@@ -8,7 +8,7 @@ PKGS=(
   libjansson-dev libcsv-dev libinih-dev libsodium-dev libmicrohttpd-dev libjwt-dev curl
   libxgboost-dev liblinear-dev libopenblas-dev
   libcriterion-dev openssl binutils
-  python3-sklearn python3-xgboost python3-scipy
+  python3-sklearn python3-xgboost python3-scipy python3-torch
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -47,5 +47,7 @@
 #include "nn.h"
 #include "nn_optim.h"
 #include "nn_io.h"
+#include "nn_text.h"
+#include "nn_tabular.h"
 
 #endif

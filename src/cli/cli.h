@@ -92,6 +92,17 @@ int cli_cmd_fraud(struct cli_env *env);
 int cli_cmd_advise(struct cli_env *env);
 int cli_cmd_risk_profile(struct cli_env *env);
 int cli_cmd_portfolio(struct cli_env *env);
+int cli_cmd_nn(struct cli_env *env);
+
+/* teller nn: the options every subcommand shares (set by the option parser
+ * from cli_nn_opts; NULL when absent) and the subcommands in other files. */
+struct cli_nn_args {
+    const char *data, *text, *label, *target, *out, *model, *epochs, *seed, *threads, *lr,
+        *batch, *hidden;
+};
+extern struct cli_nn_args cli_nn_args;
+/* `teller nn train-tabular` (src/cli/nn_tabular.c). */
+int cli_nn_tabular(struct cli_env *env);
 
 /* Option tables defined next to their handlers. */
 extern const struct cli_opt cli_generate_opts[];
@@ -109,5 +120,6 @@ extern const struct cli_opt cli_fraud_opts[];
 extern const struct cli_opt cli_advise_opts[];
 extern const struct cli_opt cli_risk_profile_opts[];
 extern const struct cli_opt cli_portfolio_opts[];
+extern const struct cli_opt cli_nn_opts[];
 
 #endif

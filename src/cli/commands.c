@@ -164,7 +164,7 @@ const struct cli_command cli_commands[] = {
     {.name = "fraud",
      .summary = "fraud detection: train, decide a stream of transactions, replay, evaluate",
      .usage = "train [--data FILE.csv[.gz]] [--train-days N] [--delay-days 7] [--eta 0.1]\n"
-              "                   [--no-iforest] [--no-register] [--json]\n"
+              "                   [--no-iforest] [--with-lr] [--no-register] [--json]\n"
               "       teller fraud stream [--model ID] [--rules FILE] [--state FILE] [--reasons M]\n"
               "                   < tx.jsonl\n"
               "       teller fraud replay [--from DATE] [--model ID] [--rules FILE] [--state FILE]\n"
@@ -267,6 +267,25 @@ const struct cli_command cli_commands[] = {
      .opts = cli_serve_opts,
      .uses_store = true,
      .run = cli_cmd_serve},
+    {.name = "nn",
+     .summary = "neural networks: train and apply the text classifier (and tabular MLPs)",
+     .usage = "train-text --data FILE.csv --text COL --label COL -o MODEL\n"
+              "                   [--model bigru|fasttext|ensemble] [--epochs N] [--seed S]\n"
+              "                   [--threads N] [--json]\n"
+              "       teller nn predict-text -m MODEL --data FILE.csv --text COL [--label COL]\n"
+              "                   [--out FILE] [--json]\n"
+              "       teller nn train-tabular ...",
+     .help = "train-text trains a text classifier from scratch (a bidirectional GRU, a\n"
+             "fastText-style n-gram model, or their ensemble) on FILE.csv, holding out a\n"
+             "stratified 10% of the rows for early stopping, and prints the validation\n"
+             "accuracy and macro-F1 of each model and the time taken; the model (weights,\n"
+             "vocabulary and labels) is written to MODEL as safetensors. predict-text writes\n"
+             "one predicted label per row of FILE.csv (stdout, or --out FILE) and, with\n"
+             "--label, the accuracy and macro-F1. See docs/nn-text.md.",
+     .opts = cli_nn_opts,
+     .min_args = 1,
+     .max_args = 5,
+     .run = cli_cmd_nn},
     {.name = "config",
      .summary = "show the effective configuration and where each value came from",
      .usage = "[--config FILE]",
