@@ -257,6 +257,8 @@ int tl_nn_graph_new(size_t max_bytes, uint64_t seed, tl_nn_graph **out, tl_err *
     if (max_bytes && max_bytes < block)
         block = max_bytes;
     g->arena = tl_arena_new(block, max_bytes);
+    g->block_bytes = block;
+    g->max_bytes = max_bytes;
     if (!g->arena) {
         free(g);
         return tl_err_set(err, TL_ENOMEM, "nn graph: cannot allocate its arena (%zu bytes)", block);
@@ -278,6 +280,23 @@ void tl_nn_graph_free(tl_nn_graph *g)
 
 void tl_nn_graph_reset(tl_nn_graph *g)
 {
+    /* A batch that outgrew the arena's block left a chain of blocks that a
+     * reset frees and the next batch mallocs again: for a GRU, whose graph
+     * holds every step, that was the most of an epoch's system time. So the
+     * arena is remade once with blocks as large as that batch's peak (and a
+     * quarter more), and later batches of the same shape allocate nothing. */
+    size_t peak = tl_arena_used(g->arena);
+    if (peak > g->block_bytes && (!g->max_bytes || peak < g->max_bytes)) {
+        size_t want = peak + peak / 4;
+        if (g->max_bytes && want > g->max_bytes)
+            want = g->max_bytes;
+        tl_arena *bigger = tl_arena_new(want, g->max_bytes);
+        if (bigger) { /* else keep the small blocks: slower, not wrong */
+            tl_arena_free(g->arena);
+            g->arena = bigger;
+            g->block_bytes = want;
+        }
+    }
     tl_arena_reset(g->arena);
     g->tape = NULL;
     g->backward_done = false;

@@ -28,6 +28,8 @@ struct tl__nn_node {
 
 struct tl_nn_graph {
     tl_arena *arena;
+    size_t block_bytes;     /* the arena's block size: grown to a batch's peak */
+    size_t max_bytes;       /* the arena's cap (0: none) */
     tl_tensor *tape;        /* newest first, through tape_prev */
     tl_rng rng;             /* dropout */
     bool training;
