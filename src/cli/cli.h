@@ -98,7 +98,7 @@ int cli_cmd_nn(struct cli_env *env);
  * from cli_nn_opts; NULL when absent) and the subcommands in other files. */
 struct cli_nn_args {
     const char *data, *text, *label, *target, *out, *model, *epochs, *seed, *threads, *lr,
-        *batch, *hidden;
+        *batch, *hidden, *positive;
 };
 extern struct cli_nn_args cli_nn_args;
 /* `teller nn train-tabular` (src/cli/nn_tabular.c). */

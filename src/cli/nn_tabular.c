@@ -60,7 +60,7 @@ int cli_nn_tabular(struct cli_env *env)
         return rc;
     struct tl_nn_tabular_opts o = TL_NN_TABULAR_OPTS_DEFAULT;
     o.label = label;
-    o.positive = NULL; /* TODO(lead): --positive V once cli_nn_args carries it */
+    o.positive = cli_nn_args.positive; /* NULL: inferred from 0/1, yes/no style labels */
     tl_err err = {0};
     if (a->hidden && tl_nn_tabular_parse_hidden(a->hidden, &o, &err) < 0)
         return cli_usage_error(env, "--hidden: %s", err.msg);

@@ -60,5 +60,9 @@ check "--epochs 0 is a usage error" test $rc -eq 2
 printf 'a,b,y\n1,2,x\n3,4,x\n' >"$WORK/one.csv"
 rc=0; teller nn train-tabular --data "$WORK/one.csv" --label y >"$WORK/out" 2>"$WORK/err" || rc=$?
 check "a one-class label exits 1" test $rc -eq 1
+rc=0; teller nn train-tabular --data "$DATA" --label defaulted_12m --positive 1 --epochs 3 >"$WORK/out" 2>"$WORK/err" || rc=$?
+check "--positive 1 names the positive class" test $rc -eq 0
+rc=0; teller nn train-tabular --data "$DATA" --label defaulted_12m --positive nosuch --epochs 3 >"$WORK/out" 2>"$WORK/err" || rc=$?
+check "... a value no row has exits 1 naming it" bash -c "test $rc -eq 1 && grep -q nosuch '$WORK/err'"
 
 finish
