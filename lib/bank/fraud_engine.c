@@ -507,11 +507,14 @@ json_t *tl_fraud_decision_json(const tl_fraud_engine *e, const struct tl_fraud_t
     bool term_cold = terminal_unknown(e, d);
     if (d->score.cold) {
         span_text(e->longest_window_s, span, sizeof span);
+        /* the isolation forest weighs in only when training gave it a weight */
+        bool blended = !isnan(d->score.anomaly) && d->score.score != d->score.model_score;
         snprintf(text, sizeof text,
                  "card \"%s\" has %" PRIu64 " earlier transaction%s in the last %s: scored as a new "
-                 "card, its own history weighing less and an anomaly score more",
+                 "card, with little history of its own to compare with%s",
                  tl__quote(q, sizeof q, tx->card_id, strlen(tx->card_id)), d->card_tx_before,
-                 d->card_tx_before == 1 ? "" : "s", span);
+                 d->card_tx_before == 1 ? "" : "s", span,
+                 blended ? ", and its score blends in an anomaly score" : "");
         bad |= append(reasons, json_pack("{s:s,s:s}", "kind", "cold_start", "text", text));
     }
     if (term_cold) {
