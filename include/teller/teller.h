@@ -49,5 +49,6 @@
 #include "nn_io.h"
 #include "nn_text.h"
 #include "nn_tabular.h"
+#include "llm_gguf.h"
 
 #endif
