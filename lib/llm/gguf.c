@@ -215,7 +215,7 @@ static int rd_str(struct rd *r, uint64_t *pos, uint64_t *len, const char *what)
 /* A key or tensor name: non-empty, no NUL, copied into g->names. */
 static int rd_name(struct rd *r, const char **out, const char *what)
 {
-    uint64_t pos, len;
+    uint64_t pos = 0, len = 0;
     size_t at = r->pos;
     int rc = rd_str(r, &pos, &len, what);
     if (rc < 0)
@@ -325,7 +325,7 @@ static int read_kv(struct rd *r, struct kv *kv, size_t idx)
     if ((rc = check_vtype(r, t, at, kv->key)) < 0)
         return rc;
     kv->type = (int)t;
-    if (vtype_size[t]) {
+    if (t < TL_GGUF_VAL_COUNT && vtype_size[t]) { /* t was checked: for the compiler */
         if ((rc = need(r, vtype_size[t], vtype_names[t])) < 0)
             return rc;
         kv->pos = r->pos;
@@ -802,7 +802,7 @@ static int to_i64(const char *key, const uint8_t *p, int t, int64_t *out, tl_err
 
 int tl_gguf_get_u32(const tl_gguf *g, const char *key, uint32_t *out, tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     int rc = lookup(g, key, &kv, err);
     if (rc < 0)
         return rc;
@@ -822,7 +822,7 @@ int tl_gguf_get_u32(const tl_gguf *g, const char *key, uint32_t *out, tl_err *er
 
 int tl_gguf_get_i64(const tl_gguf *g, const char *key, int64_t *out, tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     int rc = lookup(g, key, &kv, err);
     if (rc < 0)
         return rc;
@@ -831,7 +831,7 @@ int tl_gguf_get_i64(const tl_gguf *g, const char *key, int64_t *out, tl_err *err
 
 int tl_gguf_get_f32(const tl_gguf *g, const char *key, float *out, tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     int rc = lookup(g, key, &kv, err);
     if (rc < 0)
         return rc;
@@ -844,7 +844,7 @@ int tl_gguf_get_f32(const tl_gguf *g, const char *key, float *out, tl_err *err)
 
 int tl_gguf_get_bool(const tl_gguf *g, const char *key, bool *out, tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     int rc = lookup(g, key, &kv, err);
     if (rc < 0)
         return rc;
@@ -856,7 +856,7 @@ int tl_gguf_get_bool(const tl_gguf *g, const char *key, bool *out, tl_err *err)
 
 int tl_gguf_get_str(const tl_gguf *g, const char *key, const char **s, size_t *len, tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     int rc = lookup(g, key, &kv, err);
     if (rc < 0)
         return rc;
@@ -880,7 +880,7 @@ static int lookup_arr(const tl_gguf *g, const char *key, const struct kv **out, 
 int tl_gguf_arr_info(const tl_gguf *g, const char *key, int *elem_type, uint64_t *count,
                      tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     int rc = lookup_arr(g, key, &kv, err);
     if (rc < 0)
         return rc;
@@ -895,7 +895,7 @@ int tl_gguf_arr_info(const tl_gguf *g, const char *key, int *elem_type, uint64_t
 static int arr_elem(const tl_gguf *g, const char *key, uint64_t i, const struct kv **kvp,
                     const uint8_t **p, tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     int rc = lookup_arr(g, key, &kv, err);
     if (rc < 0)
         return rc;
@@ -918,7 +918,7 @@ static int arr_elem(const tl_gguf *g, const char *key, uint64_t i, const struct 
 
 int tl_gguf_arr_i64(const tl_gguf *g, const char *key, uint64_t i, int64_t *out, tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     const uint8_t *p;
     int rc = arr_elem(g, key, i, &kv, &p, err);
     if (rc < 0)
@@ -928,7 +928,7 @@ int tl_gguf_arr_i64(const tl_gguf *g, const char *key, uint64_t i, int64_t *out,
 
 int tl_gguf_arr_f32(const tl_gguf *g, const char *key, uint64_t i, float *out, tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     const uint8_t *p;
     int rc = arr_elem(g, key, i, &kv, &p, err);
     if (rc < 0)
@@ -943,7 +943,7 @@ int tl_gguf_arr_f32(const tl_gguf *g, const char *key, uint64_t i, float *out, t
 int tl_gguf_arr_str(const tl_gguf *g, const char *key, uint64_t i, const char **s, size_t *len,
                     tl_err *err)
 {
-    const struct kv *kv;
+    const struct kv *kv = NULL;
     const uint8_t *p;
     int rc = arr_elem(g, key, i, &kv, &p, err);
     if (rc < 0)
