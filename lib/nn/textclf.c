@@ -21,7 +21,10 @@
 #define META_KEY "teller.textclf"
 #define NGRAM_MIN 3
 #define NGRAM_MAX 5
-#define EVAL_BATCH 256
+/* Rows scored per graph when evaluating: the BiGRU's graph holds every step
+ * of every row, so 256 rows made validation the peak of a training's memory
+ * (226 MB on banking77, against 138 MB at 64, for no measurable speed). */
+#define EVAL_BATCH 64
 
 struct tl_textclf {
     int kind;
