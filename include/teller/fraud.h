@@ -295,6 +295,13 @@ struct tl_fraud_decision {
 TL_API int tl_fraud_decide(tl_fraud_engine *e, const struct tl_fraud_tx *tx,
                            struct tl_fraud_decision *out, tl_err *err);
 
+/* Takes tx into the stream state without deciding it: the same checks and
+ * update as tl_fraud_decide, no score, reasons or rules. For replaying
+ * history into a live engine (a server warming up), where only the state
+ * matters. *duplicate (optional) as tl_fraud_decision.duplicate. */
+TL_API int tl_fraud_engine_take(tl_fraud_engine *e, const struct tl_fraud_tx *tx, bool *duplicate,
+                                tl_err *err);
+
 /* The decision as JSON (new reference):
  * {"transaction_id","card_id","amount" (decimal string),"currency",
  *  "decision","score","model_score","anomaly"

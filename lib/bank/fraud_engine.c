@@ -339,11 +339,12 @@ static enum tl_rule_action model_action(const tl_fraud_engine *e, const struct t
     return review ? TL_RULE_REVIEW : TL_RULE_ALLOW;
 }
 
-int tl_fraud_decide(tl_fraud_engine *e, const struct tl_fraud_tx *tx, struct tl_fraud_decision *out,
-                    tl_err *err)
+/* The checks and the state update every transaction goes through, decided
+ * or only replayed: e->f holds its features after. Returns 0 or
+ * TL_STREAM_DUPLICATE, or an error with the state unchanged; *exp is the
+ * exponent its amount is counted in. */
+static int take(tl_fraud_engine *e, const struct tl_fraud_tx *tx, int *exp_out, tl_err *err)
 {
-    if (!e || !out)
-        return tl_err_set(err, TL_EINVAL, "tl_fraud_decide: no engine or no decision to fill");
     int rc = tl__fraud_tx_check(tx, tl_time_now_ms(), e->opts.max_future_ms, err);
     if (rc < 0)
         return rc;
@@ -371,7 +372,31 @@ int tl_fraud_decide(tl_fraud_engine *e, const struct tl_fraud_tx *tx, struct tl_
         .country = tx->country,
         .channel = tx->channel,
     };
-    rc = tl_stream_update(e->s, &st, e->f, err);
+    *exp_out = exp;
+    return tl_stream_update(e->s, &st, e->f, err);
+}
+
+int tl_fraud_engine_take(tl_fraud_engine *e, const struct tl_fraud_tx *tx, bool *duplicate,
+                         tl_err *err)
+{
+    if (!e)
+        return tl_err_set(err, TL_EINVAL, "tl_fraud_engine_take: no engine");
+    int exp;
+    int rc = take(e, tx, &exp, err);
+    if (rc < 0)
+        return rc;
+    if (duplicate)
+        *duplicate = rc == TL_STREAM_DUPLICATE;
+    return 0;
+}
+
+int tl_fraud_decide(tl_fraud_engine *e, const struct tl_fraud_tx *tx, struct tl_fraud_decision *out,
+                    tl_err *err)
+{
+    if (!e || !out)
+        return tl_err_set(err, TL_EINVAL, "tl_fraud_decide: no engine or no decision to fill");
+    int exp;
+    int rc = take(e, tx, &exp, err);
     if (rc < 0)
         return rc;
     /* nothing fails from here on: the state has taken the transaction */
