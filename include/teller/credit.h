@@ -40,9 +40,12 @@ enum tl_credit_algo {
     TL_CREDIT_SCORECARD = 1,
     TL_CREDIT_GBDT = 2,
     TL_CREDIT_BOTH = 3, /* a mask: both are trained, the better by validation AUC promoted */
+    TL_CREDIT_MLP = 4,  /* a neural network (nn_tabular.h) on standardized inputs */
+    TL_CREDIT_ALL = 7,  /* all three */
 };
 
-/* "scorecard", "gbdt", "both" -> algo; anything else TL_EINVAL. */
+/* "scorecard", "gbdt", "both", "mlp", "all" -> algo; anything else
+ * TL_EINVAL. */
 TL_API int tl_credit_algo_parse(const char *s, enum tl_credit_algo *out, tl_err *err);
 
 struct tl_credit_train_opts {

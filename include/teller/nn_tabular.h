@@ -114,12 +114,30 @@ TL_API int tl_nn_tabular_fit(const float *X, const uint8_t *y, size_t n, const f
 TL_API int tl_nn_tabular_predict(const tl_nn_tabular *m, const float *X, size_t n, double *p,
                                  tl_err *err);
 
+/* Logits (log-odds of the positive class) for encoded rows X (n, d) into
+ * z[n]: what a calibrator or an attribution works on. */
+TL_API int tl_nn_tabular_margins(const tl_nn_tabular *m, const float *X, size_t n, double *z,
+                                 tl_err *err);
+
 /* Input width d of the model. */
 TL_API size_t tl_nn_tabular_n_features(const tl_nn_tabular *m);
 
 /* Writes the model to path as safetensors (see the overview); TL_EIO when
  * the file cannot be written (no partial file is left). */
 TL_API int tl_nn_tabular_save(const tl_nn_tabular *m, const char *path, tl_err *err);
+
+/* The same bytes into a malloc'd buffer (the caller frees it), for model
+ * registries; *out untouched on error. */
+TL_API int tl_nn_tabular_save_mem(const tl_nn_tabular *m, uint8_t **out, size_t *len,
+                                  tl_err *err);
+
+/* Loads the weights of a buffer tl_nn_tabular_save_mem (or _save) wrote;
+ * buf is read during the call only. The encoder, label and positive kept in
+ * the metadata are not restored (a caller holding its own encoder, such as
+ * a credit artifact, owns those). A buffer that is not a tabular MLP, or
+ * whose tensors disagree with teller.hidden, is TL_EPARSE naming source. */
+TL_API int tl_nn_tabular_load_mem(const uint8_t *buf, size_t len, const char *source,
+                                  tl_nn_tabular **out, tl_err *err);
 
 /* Frees the model; NULL is a no-op. */
 TL_API void tl_nn_tabular_free(tl_nn_tabular *m);

@@ -50,6 +50,8 @@ struct tl_credit_model {
     size_t n_features;
     size_t *feat_input; /* (n_features) input of each feature */
     tl_calibrator cal;  /* margin -> PD (kind NONE: the logistic function) */
+    /* mlp (n_features, feat_input and cal shared with gbdt) */
+    struct tl_nn_tabular *mlp;
     bool reasons_approx; /* reasons from tl_gbdt_contribs_approx, not exact TreeSHAP
                             (credit.reasons = approx at load; not in the artifact) */
     struct tl__credit_scale scale;
@@ -74,6 +76,9 @@ int tl__credit_reason_file(const tl_config *cfg, json_t **out, tl_err *err);
 /* The points of each bin of a scorecard and the best per variable, from
  * w, bias, woe and the scale (fills bin_off, points, best). */
 int tl__credit_points_table(struct tl_credit_model *m, tl_err *err);
+
+/* "scorecard", "gbdt" or "mlp". */
+const char *tl__credit_algo_name(enum tl_credit_algo a);
 
 /* The decision for a PD under the model's cut-offs. */
 enum tl_credit_outcome tl__credit_decide(const struct tl_credit_model *m, double pd, double score);

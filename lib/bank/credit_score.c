@@ -23,6 +23,8 @@
  */
 #include "credit_internal.h"
 
+#include <teller/nn_tabular.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -208,6 +210,7 @@ void tl_credit_model_free(tl_credit_model *m)
     tl_encoder_free(m->enc);
     tl_woe_free(m->woe);
     tl_gbdt_free(m->gbdt);
+    tl_nn_tabular_free(m->mlp);
     tl_calibrator_clear(&m->cal);
     if (m->templates)
         for (size_t j = 0; j < m->n_inputs; j++)
@@ -237,28 +240,73 @@ static int num_member(const json_t *o, const char *k, double *out)
     return 0;
 }
 
+static int feature_inputs(struct tl_credit_model *m, const json_t *doc, const char *id,
+                          tl_err *err);
+
+/* base64 member part of doc into a malloc'd *raw of *len bytes. */
+static int b64_member(const json_t *doc, const char *part, const char *id, const char *what,
+                      unsigned char **raw, size_t *len, tl_err *err)
+{
+    const char *b64 = json_string_value(json_object_get(doc, part));
+    if (!b64)
+        return bad(err, id, part, what);
+    size_t cap = strlen(b64) / 4 * 3 + 3;
+    *raw = malloc(cap);
+    if (!*raw)
+        return tl_err_set(err, TL_ENOMEM, "out of memory");
+    if (sodium_base642bin(*raw, cap, b64, strlen(b64), NULL, len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(*raw);
+        *raw = NULL;
+        return bad(err, id, part, "not valid base64");
+    }
+    return 0;
+}
+
+static int parse_mlp(struct tl_credit_model *m, const json_t *doc, const char *id, tl_err *err)
+{
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    int rc = b64_member(doc, "mlp", id, "missing (base64 of the network's safetensors expected)",
+                        &raw, &len, err);
+    if (rc < 0)
+        return rc;
+    tl_err e2 = {0};
+    rc = tl_nn_tabular_load_mem(raw, len, "mlp", &m->mlp, &e2);
+    free(raw);
+    if (rc < 0)
+        return bad(err, id, "mlp", e2.msg);
+    m->n_features = tl_encoder_n_features(m->enc);
+    if (tl_nn_tabular_n_features(m->mlp) != m->n_features)
+        return bad(err, id, "mlp", "its input width differs from the encoder's feature count");
+    return feature_inputs(m, doc, id, err);
+}
+
 static int parse_gbdt(struct tl_credit_model *m, const json_t *doc, const char *id, tl_err *err)
 {
-    const char *b64 = json_string_value(json_object_get(doc, "gbdt"));
-    if (!b64)
-        return bad(err, id, "gbdt", "missing (base64 of the XGBoost JSON model expected)");
-    size_t cap = strlen(b64) / 4 * 3 + 3, len = 0;
-    char *raw = malloc(cap);
-    if (!raw)
-        return tl_err_set(err, TL_ENOMEM, "out of memory");
-    if (sodium_base642bin((unsigned char *)raw, cap, b64, strlen(b64), NULL, &len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
-        free(raw);
-        return bad(err, id, "gbdt", "not valid base64");
-    }
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    int brc = b64_member(doc, "gbdt", id, "missing (base64 of the XGBoost JSON model expected)",
+                         &raw, &len, err);
+    if (brc < 0)
+        return brc;
     tl_err e2 = {0};
-    int rc = tl_gbdt_load(raw, len, &m->gbdt, &e2);
+    int rc = tl_gbdt_load((const char *)raw, len, &m->gbdt, &e2);
     free(raw);
     if (rc < 0)
         return bad(err, id, "gbdt", e2.msg);
     m->n_features = tl_encoder_n_features(m->enc);
     if (tl_gbdt_dim(m->gbdt) != m->n_features)
         return bad(err, id, "gbdt", "its feature count differs from the encoder's");
+    return feature_inputs(m, doc, id, err);
+}
+
+/* The encoded features' inputs (for reasons) and the calibrator: what the
+ * gbdt and mlp parts share. */
+static int feature_inputs(struct tl_credit_model *m, const json_t *doc, const char *id,
+                          tl_err *err)
+{
+    tl_err e2 = {0};
     if (m->n_features > CREDIT_MAX_FEATURES)
         return bad(err, id, "encoder", "more features than a credit model may have");
     m->feat_input = calloc(m->n_features ? m->n_features : 1, sizeof *m->feat_input);
@@ -365,12 +413,14 @@ int tl_credit_model_from_artifact(const char *bytes, size_t len, const char *id,
         rc = bad(err, name, "format", "not a teller-credit artifact");
     else if (!json_is_integer(ver) || json_integer_value(ver) != CREDIT_FORMAT_VERSION)
         rc = bad(err, name, "version", "unsupported version (this teller reads version 1)");
-    else if (!algo || (strcmp(algo, "scorecard") && strcmp(algo, "gbdt")))
-        rc = bad(err, name, "algo", "must be scorecard or gbdt");
+    else if (!algo || (strcmp(algo, "scorecard") && strcmp(algo, "gbdt") && strcmp(algo, "mlp")))
+        rc = bad(err, name, "algo", "must be scorecard, gbdt or mlp");
     else if (tl_encoder_from_json(json_object_get(doc, "encoder"), &m->enc, &e2) < 0)
         rc = bad(err, name, "encoder", e2.msg);
     if (rc == 0) {
-        m->algo = strcmp(algo, "gbdt") == 0 ? TL_CREDIT_GBDT : TL_CREDIT_SCORECARD;
+        m->algo = strcmp(algo, "gbdt") == 0  ? TL_CREDIT_GBDT
+                  : strcmp(algo, "mlp") == 0 ? TL_CREDIT_MLP
+                                             : TL_CREDIT_SCORECARD;
         m->n_inputs = tl_encoder_n_inputs(m->enc);
         if (m->n_inputs == 0 || m->n_inputs > CREDIT_MAX_INPUTS)
             rc = bad(err, name, "encoder", "input count outside 1..256");
@@ -378,8 +428,9 @@ int tl_credit_model_from_artifact(const char *bytes, size_t len, const char *id,
     if (rc == 0)
         rc = parse_common(m, doc, name, err);
     if (rc == 0)
-        rc = m->algo == TL_CREDIT_GBDT ? parse_gbdt(m, doc, name, err)
-                                       : parse_scorecard(m, doc, name, err);
+        rc = m->algo == TL_CREDIT_GBDT  ? parse_gbdt(m, doc, name, err)
+             : m->algo == TL_CREDIT_MLP ? parse_mlp(m, doc, name, err)
+                                        : parse_scorecard(m, doc, name, err);
     json_decref(doc);
     if (rc < 0) {
         tl_credit_model_free(m);
@@ -463,6 +514,38 @@ static void keep_reason(struct tl_credit_decision *d, size_t input, double impac
     d->n_reasons = n + 1;
 }
 
+/* A network's margin and reasons by occlusion: the margin drop when one
+ * input's encoded features are set to 0, which is the training mean of a
+ * standardized, imputed feature (its "average applicant" value). One batch
+ * of n_inputs + 1 rows: the row itself, then one row per input occluded. */
+static int mlp_row(const tl_credit_model *m, const char *const *cells,
+                   struct tl_credit_decision *d, tl_err *err)
+{
+    size_t nf = m->n_features, rows = m->n_inputs + 1;
+    float *X = malloc(rows * nf * sizeof *X);
+    double *z = malloc(rows * sizeof *z);
+    int rc = (!X || !z) ? tl_err_set(err, TL_ENOMEM, "out of memory") : 0;
+    if (rc == 0)
+        rc = tl_encoder_transform_row(m->enc, cells, X, err);
+    for (size_t j = 0; rc == 0 && j < m->n_inputs; j++) {
+        float *r = X + (j + 1) * nf;
+        memcpy(r, X, nf * sizeof *X);
+        for (size_t k = 0; k < nf; k++)
+            if (m->feat_input[k] == j)
+                r[k] = 0.0f;
+    }
+    if (rc == 0)
+        rc = tl_nn_tabular_margins(m->mlp, X, rows, z, err);
+    if (rc == 0) {
+        d->margin = z[0];
+        for (size_t j = 0; j < m->n_inputs; j++)
+            keep_reason(d, j, z[0] - z[j + 1]);
+    }
+    free(X);
+    free(z);
+    return rc;
+}
+
 int tl_credit_score_row(const tl_credit_model *m, const char *const *cells,
                         struct tl_credit_decision *out, tl_err *err)
 {
@@ -479,6 +562,10 @@ int tl_credit_score_row(const tl_credit_model *m, const char *const *cells,
         d.margin = margin;
         for (size_t v = 0; v < m->n_inputs; v++)
             keep_reason(&d, v, m->best[v] - m->points[m->bin_off[v] + bin[v]]);
+    } else if (m->algo == TL_CREDIT_MLP) {
+        int rc = mlp_row(m, cells, &d, err);
+        if (rc < 0)
+            return rc;
     } else {
         float x[CREDIT_MAX_FEATURES];
         double phi[CREDIT_MAX_FEATURES + 1];
@@ -577,9 +664,12 @@ static int cell_of(const json_t *v, const char *name, char *buf, size_t size, co
 #define CELL_BYTES 32
 
 /* What produced the reasons: "points" (a scorecard's points below the best
- * bin), "shap" (exact TreeSHAP) or "approx" (path attribution). */
+ * bin), "shap" (exact TreeSHAP), "approx" (path attribution) or "occlusion"
+ * (a network's margin with each input at its training mean). */
 static const char *reasons_method(const tl_credit_model *m)
 {
+    if (m->algo == TL_CREDIT_MLP)
+        return "occlusion";
     if (m->algo != TL_CREDIT_GBDT)
         return "points";
     return m->reasons_approx ? "approx" : "shap";
@@ -636,7 +726,7 @@ int tl_credit_score_json(const tl_credit_model *m, const json_t *app, json_t **d
         out = json_pack("{s:s,s:f,s:f,s:s,s:s,s:o,s:s,s:s}", "decision",
                         tl_credit_outcome_name(d.outcome), "pd", round(d.pd * 1e6) / 1e6, "score",
                         round(d.score * 10) / 10, "model", m->id, "algo",
-                        m->algo == TL_CREDIT_GBDT ? "gbdt" : "scorecard", "reasons", reasons,
+                        tl__credit_algo_name(m->algo), "reasons", reasons,
                         "reasons_method", reasons_method(m), "inputs_digest", hex);
         if (!out)
             rc = tl_err_set(err, TL_ENOMEM, "out of memory");

@@ -18,6 +18,8 @@
  */
 #include "credit_internal.h"
 
+#include <teller/nn_tabular.h>
+
 #include <teller/datetime.h>
 
 #include <math.h>
@@ -37,16 +39,23 @@ int tl_credit_algo_parse(const char *s, enum tl_credit_algo *out, tl_err *err)
         *out = TL_CREDIT_GBDT;
     else if (s && strcmp(s, "both") == 0)
         *out = TL_CREDIT_BOTH;
+    else if (s && strcmp(s, "mlp") == 0)
+        *out = TL_CREDIT_MLP;
+    else if (s && strcmp(s, "all") == 0)
+        *out = TL_CREDIT_ALL;
     else
-        return tl_err_set(err, TL_EINVAL, "algorithm \"%.32s\": expected scorecard, gbdt or both",
+        return tl_err_set(err, TL_EINVAL,
+                          "algorithm \"%.32s\": expected scorecard, gbdt, both, mlp or all",
                           s ? s : "");
     return 0;
 }
 
-static const char *algo_name(enum tl_credit_algo a)
+const char *tl__credit_algo_name(enum tl_credit_algo a)
 {
-    return a == TL_CREDIT_GBDT ? "gbdt" : "scorecard";
+    return a == TL_CREDIT_GBDT ? "gbdt" : a == TL_CREDIT_MLP ? "mlp" : "scorecard";
 }
+
+#define algo_name tl__credit_algo_name
 
 /* ---- the data ------------------------------------------------------------- */
 
@@ -278,6 +287,7 @@ struct fit {
     tl_woe *woe;
     tl_linear *lin;
     tl_gbdt *gb;
+    tl_nn_tabular *mlp;
     tl_gbdt *gb0;   /* a bag's first member, the only one that never saw the
                        validation split: the validation figures come from it */
     tl_calibrator cal;
@@ -295,6 +305,7 @@ static void fit_clear(struct fit *f)
     tl_gbdt_free(f->gb);
     tl_gbdt_free(f->gb0);
     tl_calibrator_clear(&f->cal);
+    tl_nn_tabular_free(f->mlp);
     json_decref(f->hp);
     json_decref(f->search);
     memset(f, 0, sizeof *f);
@@ -683,6 +694,64 @@ static int fit_gbdt(const struct prep *p, const tl_frame *ftr, const uint8_t *yt
     return rc;
 }
 
+/* The neural network: standardized, imputed inputs (as the scorecard's),
+ * AdamW with early stopping on an inner stratified split of the training
+ * rows, so the outer validation split stays unseen, and the calibrator
+ * fitted on that inner split's logits. */
+static int fit_mlp(const struct prep *p, const tl_frame *ftr, const uint8_t *ytr,
+                   struct fit *out, tl_err *err)
+{
+    struct tl_encoder_opts eo = enc_opts(p, true);
+    int rc = tl_encoder_fit(ftr, &eo, &out->enc, err);
+    if (rc < 0)
+        return rc;
+    size_t d = tl_encoder_n_features(out->enc), n = tl_frame_rows(ftr);
+    if (d > CREDIT_MAX_FEATURES || tl_encoder_n_inputs(out->enc) > CREDIT_MAX_INPUTS)
+        return tl_err_set(err, TL_ETOOBIG, "%zu features from %zu columns: a credit model takes at "
+                                           "most %d features and %d columns",
+                          d, tl_encoder_n_inputs(out->enc), CREDIT_MAX_FEATURES, CREDIT_MAX_INPUTS);
+    float *X = malloc((n ? n : 1) * d * sizeof *X), *Xt = malloc((n ? n : 1) * d * sizeof *Xt);
+    float *Xv = malloc((n ? n : 1) * d * sizeof *Xv);
+    uint8_t *is_valid = malloc(n ? n : 1), *yt = malloc(n ? n : 1), *yv = malloc(n ? n : 1);
+    double *z = malloc((n ? n : 1) * sizeof *z);
+    rc = (!X || !Xt || !Xv || !is_valid || !yt || !yv || !z)
+             ? tl_err_set(err, TL_ENOMEM, "out of memory") : 0;
+    if (rc == 0)
+        rc = tl_encoder_transform(out->enc, ftr, X, err);
+    if (rc == 0)
+        rc = tl_ml_stratified_split(ytr, n, VALID_FRAC, p->o->seed ^ 0x6d6c70, is_valid, err);
+    size_t nt = 0, nv = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (is_valid[i]) {
+            memcpy(Xv + nv * d, X + i * d, d * sizeof *X);
+            yv[nv++] = ytr[i];
+        } else {
+            memcpy(Xt + nt * d, X + i * d, d * sizeof *X);
+            yt[nt++] = ytr[i];
+        }
+    }
+    struct tl_nn_tabular_opts o = TL_NN_TABULAR_OPTS_DEFAULT;
+    o.seed = p->o->seed;
+    o.max_epochs = 100;
+    struct tl_nn_tabular_report rep;
+    if (rc == 0)
+        rc = tl_nn_tabular_fit(Xt, yt, nt, Xv, yv, nv, d, &o, &out->mlp, &rep, err);
+    if (rc == 0)
+        rc = tl_nn_tabular_margins(out->mlp, Xv, nv, z, err);
+    if (rc == 0) {
+        out->valid_auc = rep.valid_auc;
+        out->hp = json_pack("{s:[i,i],s:f,s:f,s:f,s:i,s:i,s:s}", "hidden", (int)o.hidden[0],
+                            (int)o.hidden[1], "dropout", (double)o.dropout, "lr", o.lr,
+                            "weight_decay", o.weight_decay, "epochs", rep.epochs_run,
+                            "best_epoch", rep.best_epoch + 1, "calibration",
+                            tl_calib_kind_name(p->calib));
+        out->search = json_array();
+        rc = tl_calibrator_fit(p->calib, z, yv, nv, &out->cal, err);
+    }
+    free(X), free(Xt), free(Xv), free(is_valid), free(yt), free(yv), free(z);
+    return rc;
+}
+
 static int fit_algo(enum tl_credit_algo algo, const struct prep *p, const tl_frame *ftr,
                     const uint8_t *ytr, const tl_frame *fva, const uint8_t *yva, struct fit *out,
                     tl_err *err)
@@ -690,8 +759,9 @@ static int fit_algo(enum tl_credit_algo algo, const struct prep *p, const tl_fra
     memset(out, 0, sizeof *out);
     out->algo = algo;
     int64_t t0 = tl_time_mono_ns();
-    int rc = algo == TL_CREDIT_GBDT ? fit_gbdt(p, ftr, ytr, fva, yva, out, err)
-                                    : fit_scorecard(p, ftr, ytr, fva, yva, out, err);
+    int rc = algo == TL_CREDIT_GBDT  ? fit_gbdt(p, ftr, ytr, fva, yva, out, err)
+             : algo == TL_CREDIT_MLP ? fit_mlp(p, ftr, ytr, out, err)
+                                     : fit_scorecard(p, ftr, ytr, fva, yva, out, err);
     if (rc < 0) {
         tl_err_prefix(err, "%s", algo_name(algo));
         fit_clear(out);
@@ -713,6 +783,15 @@ static int predict(const struct fit *f, const tl_frame *fr, double *margin, doub
         rc = tl_encoder_transform(f->enc, fr, X, err);
         if (rc == 0)
             tl_gbdt_margins(f->gb, X, n, margin);
+        free(X);
+    } else if (f->algo == TL_CREDIT_MLP) {
+        size_t d = tl_encoder_n_features(f->enc);
+        float *X = malloc((n ? n : 1) * d * sizeof *X);
+        if (!X)
+            return tl_err_set(err, TL_ENOMEM, "out of memory");
+        rc = tl_encoder_transform(f->enc, fr, X, err);
+        if (rc == 0)
+            rc = tl_nn_tabular_margins(f->mlp, X, n, margin, err);
         free(X);
     } else {
         float *X = NULL;
@@ -791,6 +870,21 @@ static int artifact_of(const struct prep *p, const struct fit *f, char **bytes, 
                 sodium_bin2base64(b64, b64_len, (const unsigned char *)raw, raw_len,
                                   sodium_base64_VARIANT_ORIGINAL);
                 json_object_set_new(doc, "gbdt", json_string(b64));
+            }
+            free(b64);
+            free(raw);
+            json_object_set_new(doc, "calibrator", tl_calibrator_to_json(&f->cal));
+        }
+    } else if (f->algo == TL_CREDIT_MLP) {
+        uint8_t *raw = NULL;
+        size_t raw_len = 0;
+        rc = tl_nn_tabular_save_mem(f->mlp, &raw, &raw_len, err);
+        if (rc == 0) {
+            size_t b64_len = sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_ORIGINAL);
+            char *b64 = malloc(b64_len);
+            if (b64) {
+                sodium_bin2base64(b64, b64_len, raw, raw_len, sodium_base64_VARIANT_ORIGINAL);
+                json_object_set_new(doc, "mlp", json_string(b64));
             }
             free(b64);
             free(raw);
@@ -980,7 +1074,7 @@ int tl_credit_eval(tl_ctx *ctx, const struct tl_credit_train_opts *opts, json_t 
     if (rc == 0 && opts->folds_out)
         rc = write_folds(opts->folds_out, fold, p.n, err);
     json_t *algos = json_object(), *used = json_object();
-    for (int a = 1; rc == 0 && a <= 2; a++) {
+    for (int a = 1; rc == 0 && a <= TL_CREDIT_MLP; a <<= 1) {
         if (!((int)opts->algo & a))
             continue;
         struct cv_result r = {0};
@@ -1305,7 +1399,7 @@ int tl_credit_train(tl_ctx *ctx, const struct tl_credit_train_opts *opts, json_t
     }
     double best_auc = -1;
     const char *best_id = NULL;
-    for (int a = 1; rc == 0 && a <= 2; a++) {
+    for (int a = 1; rc == 0 && a <= TL_CREDIT_MLP; a <<= 1) {
         if (!((int)opts->algo & a))
             continue;
         json_t *cv = NULL, *entry = NULL;

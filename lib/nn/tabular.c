@@ -112,7 +112,7 @@ static int check_opts(const struct tl_nn_tabular_opts *o, tl_err *err)
     return 0;
 }
 
-int tl_nn_tabular_predict(const tl_nn_tabular *m, const float *X, size_t n, double *p,
+int tl_nn_tabular_margins(const tl_nn_tabular *m, const float *X, size_t n, double *z,
                           tl_err *err)
 {
     tl_nn_graph *g;
@@ -126,15 +126,24 @@ int tl_nn_tabular_predict(const tl_nn_tabular *m, const float *X, size_t n, doub
         tl_nn_graph_reset(g);
         tl_tensor *x = tl_nn_tensor_wrap(g, 2, (int64_t[]){(int64_t)k, (int64_t)m->d},
                                          X + i * m->d);
-        tl_tensor *z = tl_nn_mlp_forward(g, &m->mlp, x);
-        if (!z) {
+        tl_tensor *out = tl_nn_mlp_forward(g, &m->mlp, x);
+        if (!out) {
             rc = tl_nn_graph_error(g, err);
             break;
         }
         for (size_t r = 0; r < k; r++)
-            p[i + r] = 1.0 / (1.0 + exp(-(double)z->data[r]));
+            z[i + r] = (double)out->data[r];
     }
     tl_nn_graph_free(g);
+    return rc;
+}
+
+int tl_nn_tabular_predict(const tl_nn_tabular *m, const float *X, size_t n, double *p,
+                          tl_err *err)
+{
+    int rc = tl_nn_tabular_margins(m, X, n, p, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        p[i] = 1.0 / (1.0 + exp(-p[i]));
     return rc;
 }
 
@@ -434,7 +443,9 @@ int tl_nn_tabular_train(const tl_frame *f, const struct tl_nn_tabular_opts *o,
     return rc;
 }
 
-int tl_nn_tabular_save(const tl_nn_tabular *m, const char *path, tl_err *err)
+/* Writes m as safetensors to path, or to a malloc'd buffer when path is NULL. */
+static int save_to(const tl_nn_tabular *m, const char *path, uint8_t **buf, size_t *buf_len,
+                   tl_err *err)
 {
     size_t np = tl_nn_params_count(m->ps);
     tl_nn_st_tensor ts[2 * TL_NN_MLP_MAX_LAYERS];
@@ -472,8 +483,71 @@ int tl_nn_tabular_save(const tl_nn_tabular *m, const char *path, tl_err *err)
         meta[2 * nm] = "teller.label", meta[2 * nm + 1] = m->label, nm++;
     if (m->positive)
         meta[2 * nm] = "teller.positive", meta[2 * nm + 1] = m->positive, nm++;
-    int rc = tl_nn_safetensors_write(path, ts, np, meta, nm, err);
+    int rc = path ? tl_nn_safetensors_write(path, ts, np, meta, nm, err)
+                  : tl_nn_safetensors_write_mem(ts, np, meta, nm, buf, buf_len, err);
     free(enc_json);
     free(feat_json);
     return rc;
+}
+
+int tl_nn_tabular_save(const tl_nn_tabular *m, const char *path, tl_err *err)
+{
+    return save_to(m, path, NULL, NULL, err);
+}
+
+int tl_nn_tabular_save_mem(const tl_nn_tabular *m, uint8_t **out, size_t *len, tl_err *err)
+{
+    return save_to(m, NULL, out, len, err);
+}
+
+int tl_nn_tabular_load_mem(const uint8_t *buf, size_t len, const char *source,
+                           tl_nn_tabular **out, tl_err *err)
+{
+    tl_nn_st_file *f = NULL;
+    int rc = tl_nn_safetensors_parse(buf, len, source, &f, err);
+    if (rc < 0)
+        return rc;
+    const char *kind = tl_nn_safetensors_meta(f, "teller.kind");
+    const char *hidden = tl_nn_safetensors_meta(f, "teller.hidden");
+    struct tl_nn_tabular_opts o = TL_NN_TABULAR_OPTS_DEFAULT;
+    tl_nn_st_info first;
+    tl_nn_tabular *m = NULL;
+    if (!kind || strcmp(kind, "nn-tabular") != 0 || !hidden) {
+        rc = tl_err_set(err, TL_EPARSE, "%s: not a tabular MLP (teller.kind nn-tabular and "
+                                        "teller.hidden expected)", source);
+    } else if ((rc = tl_nn_tabular_parse_hidden(hidden, &o, err)) < 0) {
+        tl_err_prefix(err, "%s: teller.hidden", source);
+    } else {
+        /* the input width is the first layer's: mlp.0.weight is (d, h1) */
+        size_t idx = 0;
+        rc = tl_nn_safetensors_find(f, "mlp.0.weight", &idx, err);
+        if (rc == 0)
+            rc = tl_nn_safetensors_info(f, idx, &first, err);
+        if (rc < 0)
+            tl_err_prefix(err, "%s", source);
+    }
+    if (rc == 0) {
+        int64_t h1 = o.n_hidden ? o.hidden[0] : 1;
+        int64_t d = first.ndim == 2 && first.shape[1] == h1 ? first.shape[0] : 0;
+        tl_rng rng;
+        tl_rng_seed(&rng, 0);
+        if (d < 1)
+            rc = tl_err_set(err, TL_EPARSE, "%s: mlp.0.weight has a bad shape", source);
+        else
+            rc = model_new((size_t)d, &o, &rng, &m, err);
+    }
+    for (size_t i = 0; rc == 0 && i < tl_nn_params_count(m->ps); i++) {
+        tl_tensor *t = tl_nn_params_at(m->ps, i);
+        rc = tl_nn_safetensors_read_f32(f, t->name, t->shape, t->ndim, t->data,
+                                        (size_t)tl_nn_numel(t), err);
+        if (rc < 0)
+            tl_err_prefix(err, "%s", source);
+    }
+    tl_nn_safetensors_close(f);
+    if (rc < 0) {
+        tl_nn_tabular_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
 }

@@ -140,14 +140,15 @@ const struct cli_command cli_commands[] = {
      .run = cli_cmd_models},
     {.name = "credit",
      .summary = "credit risk: train scorecard/GBDT models, score applications, cross-validate",
-     .usage = "train [--data FILE.csv --label COL [--positive V]] [--algo scorecard|gbdt|both]\n"
+     .usage = "train [--data FILE.csv --label COL [--positive V]] [--algo scorecard|gbdt|both|mlp|all]\n"
               "                    [--drop COL,..] [--protected COL,..] [--allow-protected COL,..]\n"
               "                    [--seed S] [--cv K] [--dry-run]\n"
               "       teller credit score [--model ID] [--json-in FILE | --data FILE.csv --out FILE.csv]\n"
               "       teller credit eval [--data FILE.csv --label COL ...] [--folds K] [--seed S]\n"
               "                    [--folds-out FILE.csv]",
      .help = "train fits a scorecard (WoE bins, logistic regression, points) and/or gradient-\n"
-             "boosted trees with a calibrated PD on FILE.csv, or on the store's approved\n"
+             "boosted trees (--algo both, the default), a neural network (mlp) or all three,\n"
+             "each with a calibrated PD, on FILE.csv or on the store's approved\n"
              "applications with known outcomes; registers each model (task credit) with its\n"
              "model card and promotes the better by validation AUC when there is no champion.\n"
              "Protected attributes (age, sex, marital status, ...) are kept out of the inputs\n"

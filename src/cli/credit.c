@@ -27,7 +27,7 @@ const struct cli_opt cli_credit_opts[] = {
     {"data", true, &opt_data, NULL, "--data FILE.csv         training data, or applications to score"},
     {"label", true, &opt_label, NULL, "--label COL             the outcome column (default with the store: defaulted_12m)"},
     {"positive", true, &opt_positive, NULL, "--positive VALUE        the label value meaning default"},
-    {"algo", true, &opt_algo, NULL, "--algo scorecard|gbdt|both   what to train or evaluate (default both)"},
+    {"algo", true, &opt_algo, NULL, "--algo scorecard|gbdt|both|mlp|all   what to train or evaluate (default both)"},
     {"drop", true, &opt_drop, NULL, "--drop COL[,COL...]     columns left out of the inputs"},
     {"seed", true, &opt_seed, NULL, "--seed S                split, folds and boosting seed (default 42)"},
     {"protected", true, &opt_protected, NULL, "--protected COL[,..]    protected attributes beyond those found by name"},

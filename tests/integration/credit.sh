@@ -128,6 +128,18 @@ cut -d, -f1-11 "$GERMAN" >"$WORK/short.csv"
 teller credit score --store "$store" --data "$WORK/short.csv" --out "$WORK/x.csv" >"$WORK/out" 2>"$WORK/err" || true
 check "batch without a model column exits 1 naming it" grep -q "no column" "$WORK/err"
 
+# the neural network: trained, registered, scored with occlusion reasons
+rc=0; teller credit train --store "$store" --data "$GERMAN" --label class --positive 2 --algo mlp \
+  --cv 0 --json >"$WORK/mlp.json" 2>"$WORK/err" || rc=$?
+check "train --algo mlp exits 0" test $rc -eq 0
+mlp_id=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["models"]; assert len(m)==1 and m[0]["algo"]=="mlp", m; assert m[0]["valid"]["auc"] > 0.65, m; print(m[0]["id"])' "$WORK/mlp.json")
+check "train --algo mlp registers an mlp with a validation AUC above 0.65" test -n "$mlp_id"
+rc=0; teller credit score --store "$store" --model "$mlp_id" <<<'{"checking_status":"A11","duration_months":48}' \
+  >"$WORK/mlp_score" 2>"$WORK/err" || rc=$?
+check "the mlp scores an application" test $rc -eq 0
+check "the mlp's reasons come from occlusion" grep -q '"algo":"mlp".*"reasons_method":"occlusion"' "$WORK/mlp_score"
+check "the mlp's top reason is a column" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["reasons"] and d["reasons"][0]["impact"] > 0, d' "$WORK/mlp_score"
+
 # eval
 rc=0; teller credit eval --data "$GERMAN" --label class --positive 2 --folds 3 --seed 7 \
   --folds-out "$WORK/folds.csv" >"$WORK/eval" 2>"$WORK/err" || rc=$?

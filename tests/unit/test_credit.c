@@ -174,18 +174,22 @@ Test(credit, train_score_reasons_and_decisions)
     char *path = synthetic_csv(600, false);
     tl_err err = {0};
     int rc;
-    json_t *rep = train(path, TL_CREDIT_BOTH, &err, &rc);
+    json_t *rep = train(path, TL_CREDIT_ALL, &err, &rc);
     cr_assert_eq(rc, 0, "%s", err.msg);
     /* the protected columns are found by name and kept out of the inputs */
     cr_assert_eq(json_array_size(json_object_get(rep, "protected")), 2);
-    cr_assert_eq(json_array_size(json_object_get(rep, "models")), 2);
+    cr_assert_eq(json_array_size(json_object_get(rep, "models")), 3);
     cr_assert_not_null(json_string_value(json_object_get(rep, "promoted")));
     json_decref(rep);
 
-    for (int k = 1; k <= 2; k++) {
+    static const char *const ids[] = {"credit-v1", "credit-v2", "credit-v3"};
+    static const enum tl_credit_algo algos[] = {TL_CREDIT_SCORECARD, TL_CREDIT_GBDT, TL_CREDIT_MLP};
+    static const char *const methods[] = {"points", "shap", "occlusion"};
+    for (int k = 0; k < 3; k++) {
         tl_credit_model *m = NULL;
-        const char *id = k == 1 ? "credit-v1" : "credit-v2";
+        const char *id = ids[k];
         cr_assert_eq(tl_credit_model_load(ctx, id, &m, &err), 0, "%s", err.msg);
+        cr_assert_eq(tl_credit_model_algo(m), algos[k], "%s", id);
         cr_assert_eq(tl_credit_model_n_inputs(m), 3, "risk, grade, noise; not age or sex");
         for (size_t j = 0; j < 3; j++) {
             cr_assert_str_neq(tl_credit_model_input(m, j), "age");
@@ -243,8 +247,7 @@ Test(credit, train_score_reasons_and_decisions)
         cr_assert_not_null(strstr(json_string_value(json_object_get(r0, "text")),
                                   "weighed against the application"));
         /* scorecard reasons are points below the best bin; trees' are SHAP by default */
-        cr_assert_str_eq(json_string_value(json_object_get(dj, "reasons_method")),
-                         tl_credit_model_algo(m) == TL_CREDIT_GBDT ? "shap" : "points");
+        cr_assert_str_eq(json_string_value(json_object_get(dj, "reasons_method")), methods[k]);
         json_decref(dj);
         json_decref(app);
         tl_credit_model_free(m);
@@ -293,10 +296,11 @@ Test(credit, artifact_round_trip_and_tampering)
     char *path = synthetic_csv(600, false);
     tl_err err = {0};
     int rc;
-    json_decref(train(path, TL_CREDIT_BOTH, &err, &rc));
+    json_decref(train(path, TL_CREDIT_ALL, &err, &rc));
     cr_assert_eq(rc, 0, "%s", err.msg);
-    for (int k = 1; k <= 2; k++) {
-        const char *id = k == 1 ? "credit-v1" : "credit-v2";
+    for (int k = 1; k <= 3; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "credit-v%d", k);
         char *bytes = NULL;
         size_t len = 0;
         cr_assert_eq(tl_registry_artifact(ctx, id, &bytes, &len, &err), 0, "%s", err.msg);
@@ -338,6 +342,24 @@ Test(credit, artifact_round_trip_and_tampering)
         cr_assert_eq(tl_credit_model_from_artifact(t, len, id, &a, &err), TL_EPARSE);
         cr_assert_not_null(strstr(err.msg, "encoder"), "%s", err.msg);
         free(t);
+        /* the model part itself damaged: a byte of the base64 changed */
+        const char *part = k == 2 ? "\"gbdt\":\"" : k == 3 ? "\"mlp\":\"" : NULL;
+        if (part) {
+            t = strdup(bytes);
+            p = strstr(t, part);
+            cr_assert_not_null(p, "%s", id);
+            p[strlen(part) + 2] = '*';
+            cr_assert_eq(tl_credit_model_from_artifact(t, len, id, &a, &err), TL_EPARSE, "%s", id);
+            cr_assert_not_null(strstr(err.msg, k == 2 ? "gbdt" : "mlp"), "%s", err.msg);
+            free(t);
+            /* valid base64 of other bytes: the part's own checks name it */
+            t = strdup(bytes);
+            p = strstr(t, part);
+            memcpy(p + strlen(part), "QUJD", 4);
+            cr_assert_eq(tl_credit_model_from_artifact(t, len, id, &a, &err), TL_EPARSE, "%s", id);
+            cr_assert_not_null(strstr(err.msg, k == 2 ? "gbdt" : "mlp"), "%s", err.msg);
+            free(t);
+        }
         free(bytes);
     }
     free(path);
