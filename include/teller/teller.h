@@ -50,5 +50,6 @@
 #include "nn_text.h"
 #include "nn_tabular.h"
 #include "llm_gguf.h"
+#include "llm_tokenizer.h"
 
 #endif
