@@ -51,5 +51,8 @@
 #include "nn_tabular.h"
 #include "llm_gguf.h"
 #include "llm_tokenizer.h"
+#include "ml_kmeans.h"
+#include "profile.h"
+#include "segment.h"
 
 #endif

@@ -479,6 +479,13 @@ int tl_privacy_erase_customer(tl_ctx *ctx, const char *id, tl_err *err)
                            " AND revoked_ms IS NULL",
                            2, kp, NULL, NULL, err);
     }
+    /* the profile is derived data: recurring payers' descriptions and life
+     * signals read like a diary, so it goes (a later read rebuilds it from
+     * the transactions the bank keeps) */
+    if (rc == 0) {
+        tl_value ip[] = {TL_TEXT(id)};
+        rc = tl_store_exec(s, "DELETE FROM customer_profiles WHERE id = ?", 1, ip, NULL, NULL, err);
+    }
     if (rc == 0)
         rc = tl_store_commit(s, err);
     else

@@ -245,11 +245,37 @@ static const char m0005_advice[] =
     " output TEXT NOT NULL);"
     "CREATE INDEX advice_customer ON advice(customer_id, created_ms);";
 
+/* Customer 360 and segments: each customer's profile state (aggregates
+ * folded from its transactions, with the watermark of the last one folded,
+ * so a refresh reads only what arrived since) and its segment; the
+ * segments of each fitted segmentation model, described in words. */
+static const char m0006_profiles_segments[] =
+    "CREATE TABLE customer_profiles ("
+    " id TEXT PRIMARY KEY REFERENCES customers(id),"
+    " watermark_ts_ms BIGINT NOT NULL,"
+    " watermark_tx_id TEXT NOT NULL,"
+    " n_transactions BIGINT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " updated_ms BIGINT NOT NULL,"
+    " segment INTEGER,"
+    " segment_model TEXT);"
+    "CREATE INDEX customer_profiles_segment ON customer_profiles(segment_model, segment);"
+    "CREATE TABLE segments ("
+    " id TEXT PRIMARY KEY,"
+    " model TEXT NOT NULL,"
+    " segment INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " description TEXT NOT NULL,"
+    " details TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL);"
+    "CREATE UNIQUE INDEX segments_model_segment ON segments(model, segment);";
+
 const struct tl_migration tl__migrations[] = {
     {1, "core tables", m0001_core},
     {2, "privacy and audit", m0002_privacy_audit},
     {3, "model artifacts and credit decisions", m0003_registry_decisions},
     {4, "fraud decisions and alerts", m0004_fraud_alerts},
     {5, "risk profiles and advice", m0005_advice},
+    {6, "customer profiles and segments", m0006_profiles_segments},
 };
 const size_t tl__n_migrations = sizeof(tl__migrations) / sizeof(tl__migrations[0]);

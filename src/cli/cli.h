@@ -93,6 +93,10 @@ int cli_cmd_advise(struct cli_env *env);
 int cli_cmd_risk_profile(struct cli_env *env);
 int cli_cmd_portfolio(struct cli_env *env);
 int cli_cmd_nn(struct cli_env *env);
+int cli_cmd_profile(struct cli_env *env);
+int cli_cmd_segments(struct cli_env *env);
+extern const struct cli_opt cli_profile_opts[];
+extern const struct cli_opt cli_segments_opts[];
 
 /* teller nn: the options every subcommand shares (set by the option parser
  * from cli_nn_opts; NULL when absent) and the subcommands in other files. */

@@ -220,6 +220,36 @@ const struct cli_command cli_commands[] = {
      .max_args = 1,
      .uses_store = true,
      .run = cli_cmd_advise},
+    {.name = "profile",
+     .summary = "customer 360: income, spending by category, fixed costs, products, life signals",
+     .usage = "CUSTOMER [--rebuild] [--json]\n"
+              "       teller profile --refresh-all [--rebuild] [--json]",
+     .help = "Prints the customer's profile: estimated monthly income (recurring salary-like\n"
+             "credits), spending by category, fixed costs, savings rate, balance with its trend\n"
+             "and volatility, products held, tenure, channel use, life signals (new rent or\n"
+             "mortgage, children, travel) with their evidence, and the segment. Profiles are\n"
+             "kept incrementally: only transactions that arrived since the last refresh are\n"
+             "folded. --refresh-all folds every customer's; --rebuild drops the stored state\n"
+             "and folds the whole history again (after late or corrected transactions). The\n"
+             "read is journaled (profile.read). See docs/profile.md.",
+     .opts = cli_profile_opts,
+     .min_args = 0,
+     .max_args = 1,
+     .uses_store = true,
+     .run = cli_cmd_profile},
+    {.name = "segments",
+     .summary = "customer segments by k-means on profiles, each described in words",
+     .usage = "[--k K|auto] [--seed S] [--json]\n"
+              "       teller segments --show [--model ID] [--json]",
+     .help = "Fits segments: k-means++ on the standardized features of every customer's\n"
+             "profile, k chosen by the silhouette over 2..8 (or --k), each segment described\n"
+             "by the three features that set it apart most from the population. The model is\n"
+             "stored in the registry (task segments) and promoted, the segments and each\n"
+             "customer's segment stored. --show prints the stored segmentation without\n"
+             "fitting. Deterministic for a seed. See docs/profile.md.",
+     .opts = cli_segments_opts,
+     .uses_store = true,
+     .run = cli_cmd_segments},
     {.name = "portfolio",
      .summary = "portfolio optimisation, discrete allocation, backtests and goal planning",
      .usage = "optimize --prices FILE.csv [--returns mean|mean-arith|ema|capm] [--market FILE.csv]\n"

@@ -60,6 +60,13 @@ const struct srv_route srv_routes[] = {
      srv_h_customer_advice,
      "investment advice: suitable funds and ETFs, amounts, projection and goal plan, journaled",
      "AdviceRequest", SRV_BODY_JSON, NULL, NULL, false},
+    {SRV_GET, "/v1/customers/{id}/profile", R_CUSTOMER | R_ANALYST, SRV_SCOPE_CUSTOMER,
+     srv_h_customer_profile,
+     "the customer's profile: income, spending by category, fixed costs, products, life signals, segment",
+     NULL, SRV_BODY_NONE, NULL, "profile.read", false},
+    {SRV_GET, "/v1/segments", R_ANALYST, SRV_SCOPE_NONE, srv_h_segments,
+     "the stored customer segmentation with each segment's description", NULL, SRV_BODY_NONE,
+     "model", NULL, false},
 
     {SRV_GET, "/v1/products", TL_ROLES_ALL, SRV_SCOPE_NONE, srv_h_products_list,
      "the product catalogue ordered by id", NULL, SRV_BODY_NONE, PAGE_QUERY, NULL, false},

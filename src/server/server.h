@@ -393,6 +393,8 @@ int srv_h_customer_accounts(struct srv_req *r);
 int srv_h_customer_transactions(struct srv_req *r);
 int srv_h_customer_risk_profile(struct srv_req *r);
 int srv_h_customer_advice(struct srv_req *r);
+int srv_h_customer_profile(struct srv_req *r);
+int srv_h_segments(struct srv_req *r);
 int srv_h_account_get(struct srv_req *r);
 int srv_h_account_transactions(struct srv_req *r);
 int srv_h_products_list(struct srv_req *r);
