@@ -37,7 +37,14 @@ int srv_h_segments(struct srv_req *r)
 {
     tl_err err = {0};
     json_t *out = NULL;
-    int rc = tl_segment_list(r->ctx, srv_query(r, "model"), &out, &err);
+    const char *model = srv_query(r, "model");
+    int rc = tl_segment_list(r->ctx, model, &out, &err);
+    /* no segmentation yet is an empty list, not a missing resource: the
+     * collection exists from the start (an unknown ?model= stays a 404) */
+    if (rc == TL_ENOTFOUND && !model)
+        return srv_reply_json(r, MHD_HTTP_OK,
+                              json_pack("{s:n,s:[],s:s}", "model", "segments", "note",
+                                        "no segmentation fitted yet: run `teller segments`"));
     if (rc < 0)
         return srv_reply_tl(r, rc, &err, rc == TL_EINVAL ? "model" : NULL);
     return srv_reply_json(r, MHD_HTTP_OK, out);
