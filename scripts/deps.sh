@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake pkg-config python3
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
   libjansson-dev libcsv-dev libinih-dev libsodium-dev libmicrohttpd-dev libjwt-dev curl
-  libpcre2-dev libutf8proc-dev
+  libpcre2-dev libutf8proc-dev libcurl4-openssl-dev
   libxgboost-dev liblinear-dev libopenblas-dev
   libcriterion-dev openssl binutils
   python3-sklearn python3-xgboost python3-scipy python3-torch

@@ -54,5 +54,9 @@
 #include "ml_kmeans.h"
 #include "profile.h"
 #include "segment.h"
+#include "llm_quant.h"
+#include "llm_gguf_write.h"
+#include "llm_chat.h"
+#include "recsys.h"
 
 #endif

@@ -97,6 +97,8 @@ int cli_cmd_profile(struct cli_env *env);
 int cli_cmd_segments(struct cli_env *env);
 extern const struct cli_opt cli_profile_opts[];
 extern const struct cli_opt cli_segments_opts[];
+int cli_cmd_recommend(struct cli_env *env);
+extern const struct cli_opt cli_recommend_opts[];
 
 /* teller nn: the options every subcommand shares (set by the option parser
  * from cli_nn_opts; NULL when absent) and the subcommands in other files. */

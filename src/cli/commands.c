@@ -317,6 +317,20 @@ const struct cli_command cli_commands[] = {
      .min_args = 1,
      .max_args = 5,
      .run = cli_cmd_nn},
+    {.name = "recommend",
+     .summary = "recommenders: offline evaluation on an interaction file",
+     .usage = "eval --interactions FILE --user-col C --item-col C [--rating-col C --rating-min X]\n"
+              "                   [--split per-user|temporal|leave-one-out] [--test-frac F] [--seed S]\n"
+              "                   [--k K] [--model NAMES|all] [--item-features FILE] [--json]",
+     .help = "eval splits the interactions (per user with NumPy's default_rng, so the split is\n"
+             "the Python anchor's; by time; or one hidden item per user), tunes each model on a\n"
+             "validation split carved out of train (seed + 1), refits it on train and prints\n"
+             "Recall, NDCG and MAP at k, catalogue coverage, intra-list diversity and novelty.\n"
+             "Models: pop, itemknn, als, bpr, ease, lightgcn. See docs/recommend-models.md.",
+     .opts = cli_recommend_opts,
+     .min_args = 1,
+     .max_args = 2,
+     .run = cli_cmd_recommend},
     {.name = "config",
      .summary = "show the effective configuration and where each value came from",
      .usage = "[--config FILE]",
