@@ -57,6 +57,7 @@
 #include "llm_quant.h"
 #include "llm_gguf_write.h"
 #include "llm_chat.h"
+#include "llm.h"
 #include "recsys.h"
 
 #endif

@@ -98,6 +98,8 @@ int cli_cmd_segments(struct cli_env *env);
 extern const struct cli_opt cli_profile_opts[];
 extern const struct cli_opt cli_segments_opts[];
 int cli_cmd_recommend(struct cli_env *env);
+int cli_cmd_llm(struct cli_env *env);
+extern const struct cli_opt cli_llm_opts[];
 extern const struct cli_opt cli_recommend_opts[];
 
 /* teller nn: the options every subcommand shares (set by the option parser
@@ -109,6 +111,33 @@ struct cli_nn_args {
 extern struct cli_nn_args cli_nn_args;
 /* `teller nn train-tabular` (src/cli/nn_tabular.c). */
 int cli_nn_tabular(struct cli_env *env);
+
+/* teller llm gen-random (src/cli/llm_gen.c): its option values, stored by
+ * the `llm` command's option table through CLI_LLM_GEN_OPTS (NULL/false when
+ * absent); -o FILE is read from the positional arguments. */
+struct cli_llm_gen_args {
+    const char *arch, *shape, *type, *vocab, *seed, *threads, *out;
+    bool pure;
+};
+extern struct cli_llm_gen_args cli_llm_gen_args;
+int cli_llm_gen_random(struct cli_env *env);
+#define CLI_LLM_GEN_OPTS                                                                        \
+    {"arch", true, &cli_llm_gen_args.arch, NULL,                                                \
+     "--arch llama|qwen2       gen-random: the architecture (default: the --shape preset's)"},  \
+    {"shape", true, &cli_llm_gen_args.shape, NULL,                                              \
+     "--shape NAME|k=v,..      gen-random: qwen2.5-0.5b, llama-3.2-1b, tiny-llama, tiny-qwen2 " \
+     "and/or vocab,embd,layers,heads,kv_heads,ff,ctx,rope_base,eps,tied,rope_scale"},           \
+    {"type", true, &cli_llm_gen_args.type, NULL,                                                \
+     "--type TYPE              gen-random: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q6_k q4_k_s "  \
+     "q4_k_m q5_k_s q5_k_m (llama.cpp's per-tensor mixes)"},                                    \
+    {"vocab", true, &cli_llm_gen_args.vocab, NULL,                                              \
+     "--vocab FROM.gguf        gen-random: copy tokenizer.* (and n_vocab) from this file"},     \
+    {"pure", false, NULL, &cli_llm_gen_args.pure,                                               \
+     "--pure                   gen-random: every matrix in the base type"},                     \
+    {"seed", true, &cli_llm_gen_args.seed, NULL, "--seed S                 random seed (default 0)"}, \
+    {"threads", true, &cli_llm_gen_args.threads, NULL,                                          \
+     "--threads N              threads (default: all cores)"},                                  \
+    {"out", true, &cli_llm_gen_args.out, NULL, "--out FILE               output file (as -o)"}
 
 /* Option tables defined next to their handlers. */
 extern const struct cli_opt cli_generate_opts[];

@@ -331,6 +331,27 @@ const struct cli_command cli_commands[] = {
      .min_args = 1,
      .max_args = 2,
      .run = cli_cmd_recommend},
+    {.name = "llm",
+     .summary = "the embedded LLM engine: generate, tokenize, chat, benchmark, random models",
+     .usage = "run -m MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
+              "                   [--repeat-penalty R] [--seed S] [--stop TEXT] [-t N] [-c N] [--stats]\n"
+              "       teller llm tokenize -m MODEL [--bos] [--special] [--json]   (text on stdin)\n"
+              "       teller llm chat -m MODEL [--system TEXT] [--chat-template NAME] [sampling]\n"
+              "       teller llm bench -m MODEL [-p 512] [-n 128] [-t N] [--reps R] [--json]\n"
+              "       teller llm gen-random --shape NAME|k=v,.. --type TYPE -o FILE [--arch A]\n"
+              "                   [--vocab FROM.gguf] [--seed S]",
+     .help = "Runs GGUF models (llama: Llama 2/3, TinyLlama, SmolLM; qwen2: Qwen2/2.5) and\n"
+             "llama2.c checkpoints (--tokenizer FILE) on this machine's CPUs. run prints the\n"
+             "generated text only, streamed, so it can be piped; --temp 0 is greedy. tokenize\n"
+             "reads all of stdin as one text and prints the token ids on one line (no BOS\n"
+             "unless --bos; special-token text is plain text unless --special); it also takes\n"
+             "vocabulary-only GGUFs. chat reads one user turn per line and answers through the\n"
+             "model's chat template. bench measures prefill and decode tokens/s and peak RSS.\n"
+             "gen-random writes a random-weight GGUF with a real layout. See docs/llm.md.",
+     .opts = cli_llm_opts,
+     .min_args = 1,
+     .max_args = 16,
+     .run = cli_cmd_llm},
     {.name = "config",
      .summary = "show the effective configuration and where each value came from",
      .usage = "[--config FILE]",
