@@ -58,6 +58,7 @@
 #include "llm_gguf_write.h"
 #include "llm_chat.h"
 #include "llm.h"
+#include "llm_backend.h"
 #include "recsys.h"
 
 #endif

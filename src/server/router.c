@@ -96,6 +96,15 @@ const struct srv_route srv_routes[] = {
      "resolve an alert as fraud or genuine: its transactions are labelled, journaled",
      "AlertResolution", SRV_BODY_JSON, NULL, NULL, false},
 
+    {SRV_POST, "/v1/chat/completions", R_CUSTOMER | R_ANALYST | R_SERVICE, SRV_SCOPE_NONE,
+     srv_h_llm_chat, "OpenAI-compatible chat completion, streamed with server-sent events on request, journaled",
+     "ChatCompletionRequest", SRV_BODY_JSON, NULL, NULL, false},
+    {SRV_POST, "/v1/completions", R_CUSTOMER | R_ANALYST | R_SERVICE, SRV_SCOPE_NONE,
+     srv_h_llm_complete, "OpenAI-compatible text completion of a raw prompt, journaled",
+     "CompletionRequest", SRV_BODY_JSON, NULL, NULL, false},
+    {SRV_GET, "/v1/models", TL_ROLES_ALL, SRV_SCOPE_NONE, srv_h_llm_models,
+     "the LLM served (OpenAI-compatible model list)", NULL, SRV_BODY_NONE, NULL, NULL, false},
+
     {SRV_GET, "/v1/keys", R_ADMIN, SRV_SCOPE_NONE, srv_h_keys_list,
      "API keys (never their secrets)", NULL, SRV_BODY_NONE, NULL, NULL, false},
     {SRV_POST, "/v1/keys", R_ADMIN, SRV_SCOPE_NONE, srv_h_key_create,

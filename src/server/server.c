@@ -366,6 +366,9 @@ int srv_run(const tl_config *cfg, void (*announce)(void *ud, const char *addr), 
     if ((rc = srv_fraud_new(cfg, &s.fraud, err)) < 0 ||
         (rc = srv_fraud_start(s.fraud, main_ctx, err)) < 0)
         goto out_early;
+    /* before listening: a model that does not load stops the start */
+    if ((rc = srv_llm_open(&s, err)) < 0)
+        goto out_early;
     uint32_t boot = 0;
     if (getrandom(&boot, sizeof boot, 0) != sizeof boot)
         boot = (uint32_t)tl_time_now_ms() ^ (uint32_t)getpid();
@@ -464,6 +467,7 @@ out:
     pthread_mutex_destroy(&s.ingest_lock);
     pthread_cond_destroy(&s.reaper_cond);
 out_early:
+    srv_llm_close(&s); /* after the daemon: no stream is generating */
     srv_fraud_free(s.fraud);
     srv_models_free(s.models);
     srv_keycache_free(s.keycache);

@@ -26,6 +26,7 @@
 #include <teller/teller.h>
 #include <teller/customer.h>
 #include <teller/mask.h>
+#include <teller/llm_backend.h>
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -140,6 +141,9 @@ struct srv {
     struct srv_models *models;
     /* the live fraud engine, one behind a lock (fraud.c) */
     struct srv_fraud *fraud;
+    /* the LLM backend of the /v1/chat/completions routes; NULL when
+     * llm.backend = none (routes_llm.c) */
+    struct tl_llm *llm;
 
     atomic_bool stopping; /* tell the reaper to end */
     atomic_bool draining; /* SIGTERM: finish what is in flight, close keep-alives */
@@ -410,5 +414,14 @@ int srv_h_transaction_create(struct srv_req *r);
 int srv_h_alerts_list(struct srv_req *r);
 int srv_h_alert_get(struct srv_req *r);
 int srv_h_alert_resolve(struct srv_req *r);
+
+/* ---- routes_llm.c: OpenAI-compatible LLM serving ----
+ * srv_llm_open opens the backend llm.* configures (s->llm NULL for none:
+ * the routes answer 503); srv_llm_close after the daemon has stopped. */
+int srv_llm_open(struct srv *s, tl_err *err);
+void srv_llm_close(struct srv *s);
+int srv_h_llm_chat(struct srv_req *r);
+int srv_h_llm_complete(struct srv_req *r);
+int srv_h_llm_models(struct srv_req *r);
 
 #endif

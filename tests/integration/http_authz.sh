@@ -141,10 +141,21 @@ SAMPLES = {
     ("POST", "/v1/transactions"): (lambda: {}, fresh_payment, JSON),
     ("GET", "/v1/alerts/{id}"): (lambda: {"id": "AUTHZ-AL-40"}, None, None),
     ("POST", "/v1/alerts/{id}/resolve"): (fresh_alert, '{"outcome":"genuine"}', JSON),
+    ("POST", "/v1/chat/completions"):
+        (lambda: {}, '{"messages":[{"role":"user","content":"hi"}],"max_tokens":2,"temperature":0}', JSON),
+    ("POST", "/v1/completions"): (lambda: {}, '{"prompt":"hi","max_tokens":2,"temperature":0}', JSON),
 }
+# The LLM routes serve stories260K when the shared models are here; without
+# them the server has no LLM and an allowed caller gets 503 (not 401/403).
+_model = os.path.join(os.environ.get("TELLER_SHARED") or os.path.join(os.environ["TELLER_SRC"], "..", "shared"),
+                      "models", "stories260K", "stories260K.gguf")
+LLM_ENV = {"TELLER_LLM_BACKEND": "embedded", "TELLER_LLM_MODEL": _model} if os.path.exists(_model) else {}
 # Routes whose success is one status, not any 2xx
 SUCCESS = {("POST", "/v1/credit/score"): 200, ("POST", "/v1/applications"): 201,
            ("POST", "/v1/transactions"): 201}
+if not LLM_ENV:
+    SUCCESS.update({("GET", "/v1/models"): 503, ("POST", "/v1/chat/completions"): 503,
+                    ("POST", "/v1/completions"): 503})
 
 
 # Bodies of customer-scoped routes that take one: (method, path) -> body.
@@ -181,7 +192,8 @@ def build(route, ids):
 
 srv = Server(store, log=os.path.join(work, "server-%s.log" % backend),
              env={"TELLER_SERVER_RATE_LIMIT": "0", "TELLER_AUTH_JWT_KEYS": pub,
-                  "TELLER_AUTH_JWT_ISSUER": "https://idp.test", "TELLER_AUTH_JWT_AUDIENCE": "teller"})
+                  "TELLER_AUTH_JWT_ISSUER": "https://idp.test", "TELLER_AUTH_JWT_AUDIENCE": "teller",
+                  **LLM_ENV})
 cases = 0
 for rt in table:
     name = "%s %s" % (rt["method"], rt["path"])

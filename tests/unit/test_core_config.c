@@ -25,7 +25,7 @@ Test(config, defaults)
     cr_assert_str_eq(tl_config_get(c, "server.listen"), "127.0.0.1:8080");
     cr_assert_str_eq(tl_config_get(c, "server.threads"), "0");
     cr_assert_str_eq(tl_config_get(c, "data.key_file"), "teller.key");
-    cr_assert_str_eq(tl_config_get(c, "llm.backend"), "local");
+    cr_assert_str_eq(tl_config_get(c, "llm.backend"), "none");
     cr_assert_eq(tl_config_source_of(c, "store.url"), TL_CONFIG_DEFAULT);
     cr_assert_null(tl_config_get(c, "no.such"));
     cr_assert_eq(tl_config_source_of(c, "no.such"), -1);
