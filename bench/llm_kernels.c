@@ -3,6 +3,8 @@
  * (include/teller/llm_quant.h) on one thread.
  *
  *   llm_kernels [ROWS [COLS [hot]]]      (default 4096 x 4096)
+ *   llm_kernels bw THREADS               the read bandwidth of THREADS threads
+ *                                        (wall clock, 1 GB), for bench/llm.sh
  *
  * For each weight type it prints the GB/s of weight bytes tl_q_matvec
  * streams, for the run-time kernels (avx2 where the CPU has it) and for the
@@ -16,6 +18,7 @@
  * cache, as a model's weights are read during decode.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +121,76 @@ static double read_bandwidth(size_t bytes)
     return (double)bytes / best / 1e9;
 }
 
+/* ---- bw: the machine's read bandwidth with N threads ------------------------ */
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+struct bw_job {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+};
+
+static void *bw_sum(void *arg)
+{
+    struct bw_job *j = arg;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= j->n; i += 4) {
+        s0 += j->p[i];
+        s1 += j->p[i + 1];
+        s2 += j->p[i + 2];
+        s3 += j->p[i + 3];
+    }
+    j->sum = s0 + s1 + s2 + s3;
+    return NULL;
+}
+
+/* Wall-clock GB/s of THREADS threads summing disjoint parts of 1 GB, the best
+ * of 5 passes: the bar decode is held to (weights are read once per token). */
+static int bandwidth_main(int threads)
+{
+    const size_t bytes = (size_t)1 << 30, n = bytes / sizeof(uint64_t);
+    uint64_t *buf = malloc(bytes);
+    if (!buf || threads < 1 || threads > 64) {
+        fprintf(stderr, "llm_kernels bw: 1..64 threads and 1 GB of memory needed\n");
+        free(buf);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = i * 2654435761u;
+    double best = 1e30;
+    uint64_t sink = 0;
+    for (int pass = 0; pass < 5; pass++) {
+        pthread_t th[64];
+        struct bw_job jobs[64];
+        double t0 = wall_s();
+        for (int t = 0; t < threads; t++) {
+            size_t lo = n / (size_t)threads * (size_t)t;
+            size_t hi = t + 1 == threads ? n : n / (size_t)threads * (size_t)(t + 1);
+            jobs[t] = (struct bw_job){buf + lo, hi - lo, 0};
+            pthread_create(&th[t], NULL, bw_sum, &jobs[t]);
+        }
+        for (int t = 0; t < threads; t++) {
+            pthread_join(th[t], NULL);
+            sink += jobs[t].sum;
+        }
+        double t = wall_s() - t0;
+        best = t < best ? t : best;
+    }
+    printf("%.2f\n", (double)bytes / best / 1e9);
+    free(buf);
+    return sink == 42; /* keeps the sums alive; never 42 in practice */
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "bw") == 0)
+        return bandwidth_main(atoi(argv[2]));
     int64_t rows = argc > 1 ? atoll(argv[1]) : 4096, n = argc > 2 ? atoll(argv[2]) : 4096;
     int hot = argc > 3 && strcmp(argv[3], "hot") == 0;
     if (rows <= 0 || n <= 0 || n % 256 != 0) {
