@@ -657,8 +657,9 @@ static char *gw_write(gw *g, const char *dir, const char *name)
         put(&b, g->t[i].data, g->t[i].size);
         put(&b, zeros, (32 - g->t[i].size % 32) % 32);
     }
-    char *path = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(path, "%s/%s", dir, name);
+    size_t cap = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(cap);
+    snprintf(path, cap, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
     cr_assert(f);
     fwrite(b.p, 1, b.n, f);
