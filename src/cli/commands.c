@@ -302,7 +302,7 @@ const struct cli_command cli_commands[] = {
      .summary = "neural networks: train and apply the text classifier (and tabular MLPs)",
      .usage = "train-text --data FILE.csv --text COL --label COL -o MODEL\n"
               "                   [--model bigru|fasttext|ensemble] [--epochs N] [--seed S]\n"
-              "                   [--threads N] [--json]\n"
+              "                   [--threads N] [--register [--store URL]] [--json]\n"
               "       teller nn predict-text -m MODEL --data FILE.csv --text COL [--label COL]\n"
               "                   [--out FILE] [--json]\n"
               "       teller nn train-tabular ...",
@@ -312,10 +312,12 @@ const struct cli_command cli_commands[] = {
              "accuracy and macro-F1 of each model and the time taken; the model (weights,\n"
              "vocabulary and labels) is written to MODEL as safetensors. predict-text writes\n"
              "one predicted label per row of FILE.csv (stdout, or --out FILE) and, with\n"
-             "--label, the accuracy and macro-F1. See docs/nn-text.md.",
+             "--label, the accuracy and macro-F1. --register also stores the model in the\n"
+             "registry (task intent, promoted when there is no champion). See docs/nn-text.md.",
      .opts = cli_nn_opts,
      .min_args = 1,
      .max_args = 5,
+     .uses_store = true,
      .run = cli_cmd_nn},
     {.name = "recommend",
      .summary = "recommenders: offline evaluation on an interaction file",

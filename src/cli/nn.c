@@ -19,7 +19,7 @@
 #include <string.h>
 
 struct cli_nn_args cli_nn_args;
-static bool opt_verbose;
+static bool opt_verbose, opt_register;
 static const char *opt_split_out;
 
 const struct cli_opt cli_nn_opts[] = {
@@ -38,6 +38,7 @@ const struct cli_opt cli_nn_opts[] = {
     {"positive", true, &cli_nn_args.positive, NULL, "--positive V            train-tabular: the label value of the positive class"},
     {"split-out", true, &opt_split_out, NULL, "--split-out FILE        train-text: write row,valid (0-based data row) to compare other tools"},
     {"verbose", false, NULL, &opt_verbose, "--verbose               train-text: print each epoch on stderr"},
+    {"register", false, NULL, &opt_register, "--register              train-text: also store the model in the registry (task intent)"},
     {0},
 };
 
@@ -231,6 +232,61 @@ static int write_split(const char *path, const uint8_t *is_valid, size_t n, tl_e
     return 0;
 }
 
+/* The written model file into the registry as task "intent" (the
+ * assistant's intent router loads the champion), promoted when the task has
+ * no champion yet. *id receives the new model's id. */
+static int register_text(const struct cli_env *env, const char *path, const char *kind,
+                         const tl_textclf_report *rep, size_t n_labels, char *id, size_t id_cap,
+                         bool *promoted, tl_err *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return tl_err_set(err, TL_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    long len = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
+    int rc = len < 0 || fseek(fp, 0, SEEK_SET) != 0 || !(buf = malloc((size_t)len + 1)) ||
+                     fread(buf, 1, (size_t)len, fp) != (size_t)len
+                 ? tl_err_set(err, TL_EIO, "%s: cannot read it back", path)
+                 : 0;
+    fclose(fp);
+    tl_ctx *ctx = NULL;
+    if (rc == 0 && cli_open_ctx(env, &ctx) != CLI_OK)
+        rc = tl_err_set(err, TL_EIO, "the store could not be opened (see above)");
+    json_t *meta = NULL;
+    if (rc == 0) {
+        double acc = strcmp(kind, "bigru") == 0      ? rep->bigru_accuracy
+                     : strcmp(kind, "fasttext") == 0 ? rep->fasttext_accuracy
+                                                     : rep->ensemble_accuracy;
+        double f1 = strcmp(kind, "bigru") == 0      ? rep->bigru_macro_f1
+                    : strcmp(kind, "fasttext") == 0 ? rep->fasttext_macro_f1
+                                                    : rep->ensemble_macro_f1;
+        meta = json_pack("{s:s,s:I,s:I,s:I,s:{s:f,s:f},s:f}", "format", "safetensors",
+                         "labels", (json_int_t)n_labels, "rows_train", (json_int_t)rep->n_train,
+                         "rows_valid", (json_int_t)rep->n_valid, "validation", "accuracy",
+                         isfinite(acc) ? acc : 0.0, "macro_f1", isfinite(f1) ? f1 : 0.0,
+                         "train_s", rep->seconds);
+        struct tl_model_new nm = {.task = "intent", .algo = kind, .artifact = buf,
+                                  .artifact_len = (size_t)len, .metadata = meta};
+        struct tl_model_info info = {0}, champ = {0};
+        tl_err e2 = {0};
+        rc = tl_registry_add(ctx, &nm, &info, err);
+        *promoted = false;
+        if (rc == 0) {
+            snprintf(id, id_cap, "%s", info.id);
+            if (tl_registry_champion(ctx, "intent", &champ, &e2) == TL_ENOTFOUND) {
+                rc = tl_registry_promote(ctx, info.id, "cli", err);
+                *promoted = rc == 0;
+            }
+        }
+        tl_model_info_clear(&info);
+        tl_model_info_clear(&champ);
+    }
+    json_decref(meta);
+    tl_ctx_close(ctx);
+    free(buf);
+    return rc;
+}
+
 static int train_text(struct cli_env *env)
 {
     const struct cli_nn_args *A = &cli_nn_args;
@@ -282,6 +338,14 @@ static int train_text(struct cli_env *env)
         rc = cli_fail(env, &err);
         goto done;
     }
+    char reg_id[TL_MODEL_ID_MAX] = "";
+    bool promoted = false;
+    if (opt_register && register_text(env, out, tl_textclf_kind_name(cfg.kind), &rep, n_names,
+                                      reg_id, sizeof reg_id, &promoted, &err) < 0) {
+        tl_err_prefix(&err, "%s was written but not registered", out);
+        rc = cli_fail(env, &err);
+        goto done;
+    }
     if (env->json) {
         json_t *o = json_object();
         json_object_set_new(o, "model", json_string(tl_textclf_kind_name(cfg.kind)));
@@ -316,6 +380,10 @@ static int train_text(struct cli_env *env)
         json_object_set_new(o, "validation", v);
         json_object_set_new(o, "seconds", json_real(rep.seconds));
         json_object_set_new(o, "threads", json_integer(cfg.threads));
+        if (reg_id[0]) {
+            json_object_set_new(o, "registered", json_string(reg_id));
+            json_object_set_new(o, "promoted", json_boolean(promoted));
+        }
         cli_print_json(o);
     } else {
         printf("data        %s: %zu rows, %zu labels (train %zu, validation %zu: stratified 10%%, "
@@ -334,6 +402,9 @@ static int train_text(struct cli_env *env)
                    rep.ensemble_macro_f1, rep.ensemble_weight);
         printf("time        %.1f s on %d thread(s)\n", rep.seconds, cfg.threads);
         printf("model       %s (%s)\n", out, tl_textclf_kind_name(cfg.kind));
+        if (reg_id[0])
+            printf("registered  %s (task intent)%s\n", reg_id,
+                   promoted ? ", promoted: the task had no champion" : "");
     }
     rc = CLI_OK;
 done:

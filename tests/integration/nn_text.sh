@@ -47,6 +47,15 @@ check "train-text --json exits 0" test $rc -eq 0
 check "train-text --json has validation figures" python3 -c "
 import json; d = json.load(open('$WORK/j.out')); v = d['validation']['fasttext']
 assert d['rows_valid'] == 40 and 0 <= v['accuracy'] <= 1 and 'seconds' in d, d"
+# --register: the model file also lands in the registry as the intent champion
+rc=0; teller nn train-text --store "sqlite:$WORK/reg.db" --data "$WORK/intents.csv" --text text \
+  --label category -o "$WORK/r.st" --model fasttext --epochs 2 --register --json >"$WORK/r.out" 2>/dev/null || rc=$?
+check "train-text --register exits 0" test $rc -eq 0
+check "train-text --register names the model and promotes it" python3 -c "
+import json; d = json.load(open('$WORK/r.out')); assert d['registered'] == 'intent-v1' and d['promoted'] is True, d"
+teller models list --store "sqlite:$WORK/reg.db" >"$WORK/models.out" 2>/dev/null || true
+check "the registry lists the intent champion" grep -Eq "^intent-v1 +intent +1 +fasttext +champion" "$WORK/models.out"
+check "the registered bytes are the file's" test "$(awk '/^intent-v1/ {print $NF}' "$WORK/models.out")" -eq "$(stat -c %s "$WORK/r.st")"
 rc=0; teller nn predict-text -m "$WORK/fasttext.st" --data "$WORK/new.csv" --text text --label category \
   --json >"$WORK/pj.out" 2>/dev/null || rc=$?
 check "predict-text --json lists predictions and accuracy" python3 -c "
