@@ -60,5 +60,6 @@
 #include "llm.h"
 #include "llm_backend.h"
 #include "recsys.h"
+#include "recommend.h"
 
 #endif

@@ -270,6 +270,22 @@ static const char m0006_profiles_segments[] =
     " created_ms BIGINT NOT NULL);"
     "CREATE UNIQUE INDEX segments_model_segment ON segments(model, segment);";
 
+/* Recommendations: every list served, with the model that ranked it and
+ * the digest of what it was decided on (items: JSON array of product,
+ * score, rank, reason). Frequency capping reads the interactions table;
+ * its (customer, product, time) index serves "shown or dismissed lately". */
+static const char m0007_recommendations[] =
+    "CREATE TABLE recommendations ("
+    " id TEXT PRIMARY KEY,"
+    " customer_id TEXT NOT NULL REFERENCES customers(id),"
+    " model TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL,"
+    " k INTEGER NOT NULL,"
+    " items TEXT NOT NULL,"
+    " inputs_digest TEXT NOT NULL);"
+    "CREATE INDEX recommendations_customer ON recommendations(customer_id, created_ms);"
+    "CREATE INDEX interactions_customer_product ON interactions(customer_id, product_id, ts_ms);";
+
 const struct tl_migration tl__migrations[] = {
     {1, "core tables", m0001_core},
     {2, "privacy and audit", m0002_privacy_audit},
@@ -277,5 +293,6 @@ const struct tl_migration tl__migrations[] = {
     {4, "fraud decisions and alerts", m0004_fraud_alerts},
     {5, "risk profiles and advice", m0005_advice},
     {6, "customer profiles and segments", m0006_profiles_segments},
+    {7, "recommendations", m0007_recommendations},
 };
 const size_t tl__n_migrations = sizeof(tl__migrations) / sizeof(tl__migrations[0]);

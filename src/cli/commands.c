@@ -320,18 +320,29 @@ const struct cli_command cli_commands[] = {
      .uses_store = true,
      .run = cli_cmd_nn},
     {.name = "recommend",
-     .summary = "recommenders: offline evaluation on an interaction file",
-     .usage = "eval --interactions FILE --user-col C --item-col C [--rating-col C --rating-min X]\n"
+     .summary = "next-best products for a customer; train the recommenders; evaluate them",
+     .usage = "CUSTOMER [--k 5] [--json]\n"
+              "       teller recommend train [--model NAMES|all] [--no-ranker] [--no-promote] [--seed S]\n"
+              "                   [--json]\n"
+              "       teller recommend eval [--k 5] [--test-frac F] [--model NAMES|all] [--json]\n"
+              "       teller recommend eval --interactions FILE --user-col C --item-col C\n"
+              "                   [--rating-col C --rating-min X]\n"
               "                   [--split per-user|temporal|leave-one-out] [--test-frac F] [--seed S]\n"
               "                   [--k K] [--model NAMES|all] [--item-features FILE] [--json]",
-     .help = "eval splits the interactions (per user with NumPy's default_rng, so the split is\n"
-             "the Python anchor's; by time; or one hidden item per user), tunes each model on a\n"
-             "validation split carved out of train (seed + 1), refits it on train and prints\n"
-             "Recall, NDCG and MAP at k, catalogue coverage, intra-list diversity and novelty.\n"
-             "Models: pop, itemknn, als, bpr, ease, lightgcn. See docs/recommend-models.md.",
+     .help = "CUSTOMER ranks every product with the champion of task recommend (a CF model\n"
+             "blended with the neural ranker), applies the rules (eligibility, suitability, held,\n"
+             "frequency caps, MMR diversity), gives each item a reason, stores and journals the list.\n"
+             "train learns from the store's interactions, accounts and holdings (default: ease plus\n"
+             "the ranker) and registers each model; the best is promoted when there is no champion.\n"
+             "eval without --interactions splits the store's positives in time and reports the raw\n"
+             "models, the blend and the served lists with rule_violations. With --interactions it\n"
+             "splits a file (per user with NumPy's default_rng, by time, or leave-one-out), tunes\n"
+             "each model on validation and prints Recall, NDCG, MAP, coverage, diversity, novelty.\n"
+             "See docs/recommend.md and docs/recommend-models.md.",
      .opts = cli_recommend_opts,
      .min_args = 1,
      .max_args = 2,
+     .uses_store = true,
      .run = cli_cmd_recommend},
     {.name = "llm",
      .summary = "the embedded LLM engine: generate, tokenize, chat, benchmark, random models",

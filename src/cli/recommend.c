@@ -1,8 +1,8 @@
-/* recommend.c - `teller recommend eval`: the offline evaluation of the
- * recommenders (recsys.h) on an interaction file: split, tune on
- * validation, fit, score; a table or --json. The store-based default,
- * `teller recommend CUSTOMER` and `recommend train` come with the bank
- * module. */
+/* recommend.c - `teller recommend`: a customer's list (recommend.h, stored
+ * and journaled), `recommend train` (models from the store into the
+ * registry) and `recommend eval`: on an interaction file (recsys.h: split,
+ * tune on validation, fit, score) or, without --interactions, on the
+ * store's own interactions split in time, served lists and rules included. */
 #include "cli.h"
 
 #include <math.h>
@@ -10,12 +10,13 @@
 #include <string.h>
 
 #include <teller/nn.h>
+#include <teller/recommend.h>
 #include <teller/recsys.h>
 
 static const char *o_interactions, *o_user_col, *o_item_col, *o_item_cols, *o_rating_col,
     *o_rating_min, *o_time_col, *o_item_features, *o_split, *o_test_frac, *o_seed, *o_k, *o_model,
     *o_threads, *o_delim, *o_set;
-static bool o_no_header, o_header, o_no_tune, o_verbose;
+static bool o_no_header, o_header, o_no_tune, o_verbose, o_no_ranker, o_no_promote;
 
 const struct cli_opt cli_recommend_opts[] = {
     {"interactions", true, &o_interactions, NULL, "--interactions FILE     CSV or tab-separated interactions (/dev/stdin for a pipe)"},
@@ -35,9 +36,13 @@ const struct cli_opt cli_recommend_opts[] = {
     {"k", true, &o_k, NULL, "--k K                   list length (default 10)"},
     {"model", true, &o_model, NULL, "--model NAMES           all (default) or a comma list of pop, itemknn, als, bpr, ease, lightgcn"},
     {"threads", true, &o_threads, NULL, "--threads N             worker threads (default 2)"},
-    {"set", true, &o_set, NULL, "--set K=V[,K=V]         override parameters of the chosen models: factors, reg, alpha, iters, k, shrink, lr, epochs, batch, layers, lambda"},
+    {"set", true, &o_set, NULL,
+     "--set K=V[,K=V]         override model parameters: factors, reg, alpha, iters, k, shrink, lr, "
+     "epochs, batch, layers, lambda"},
     {"no-tune", false, NULL, &o_no_tune, "--no-tune               each model's defaults, no validation grid"},
     {"verbose", false, NULL, &o_verbose, "--verbose               print every validation trial on stderr"},
+    {"no-ranker", false, NULL, &o_no_ranker, "--no-ranker             train: the CF model alone, without the neural ranker"},
+    {"no-promote", false, NULL, &o_no_promote, "--no-promote            train: never promote (default: the best when there is no champion)"},
     {0},
 };
 
@@ -126,11 +131,12 @@ static int apply_set(struct cli_env *env, struct tl_rec_params *ps)
     return CLI_OK;
 }
 
+static int eval_store_cmd(struct cli_env *env);
+
 static int eval_cmd(struct cli_env *env)
 {
     if (!o_interactions)
-        return cli_usage_error(env, "recommend eval needs --interactions FILE for now (evaluating "
-                               "the store's own interactions is not yet available)");
+        return eval_store_cmd(env);
     if (!o_user_col || (!o_item_col && !o_item_cols))
         return cli_usage_error(env, "--user-col and --item-col (or --item-cols) are required");
     if (o_rating_min && !o_rating_col)
@@ -297,16 +303,218 @@ static int eval_cmd(struct cli_env *env)
     return CLI_OK;
 }
 
+/* ---- the store: eval, train, a customer's list ---------------------------------- */
+
+static int parse_k(struct cli_env *env, int def, int max, int *out)
+{
+    *out = def;
+    if (!o_k)
+        return CLI_OK;
+    uint64_t v;
+    int rc = cli_parse_u64(env, "k", o_k, &v);
+    if (rc != CLI_OK)
+        return rc;
+    if (v < 1 || v > (uint64_t)max)
+        return cli_usage_error(env, "--k %s: must be in [1, %d]", o_k, max);
+    *out = (int)v;
+    return CLI_OK;
+}
+
+static int check_models(struct cli_env *env)
+{
+    if (!o_model || strcmp(o_model, "all") == 0)
+        return CLI_OK;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", o_model);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (tl_rec_kind_from_name(t) < 0)
+            return cli_usage_error(env, "--model %s: unknown model \"%s\" (pop, itemknn, als, bpr, "
+                                   "ease, lightgcn or all)", o_model, t);
+    return CLI_OK;
+}
+
+static int eval_store_cmd(struct cli_env *env)
+{
+    if (o_user_col || o_item_col || o_item_cols || o_rating_col || o_time_col || o_item_features)
+        return cli_usage_error(env, "column options need --interactions FILE (without it the "
+                               "store's own interactions are evaluated)");
+    if (o_split && strcmp(o_split, "temporal") != 0)
+        return cli_usage_error(env, "--split %s: the store's interactions are split in time "
+                               "(temporal)", o_split);
+    if (check_models(env) != CLI_OK)
+        return CLI_USAGE;
+    struct tl_recommend_eval_opts eo = {.models = o_model && strcmp(o_model, "all") != 0 ? o_model
+                                              : o_model ? "pop,itemknn,als,bpr,ease,lightgcn"
+                                                        : NULL};
+    int rc = parse_k(env, 5, TL_RECOMMEND_MAX_K, &eo.k);
+    if (rc != CLI_OK)
+        return rc;
+    if (o_test_frac) {
+        if ((rc = parse_double(env, "test-frac", o_test_frac, &eo.test_frac)) != 0)
+            return rc;
+        if (!(eo.test_frac > 0 && eo.test_frac < 1))
+            return cli_usage_error(env, "--test-frac %s: must be in (0, 1)", o_test_frac);
+    }
+    uint64_t v;
+    if (o_seed) {
+        if ((rc = cli_parse_u64(env, "seed", o_seed, &v)) != CLI_OK)
+            return rc;
+        eo.seed = v;
+    }
+    tl_ctx *ctx;
+    if ((rc = cli_open_ctx(env, &ctx)) != CLI_OK)
+        return rc;
+    tl_err err = {0};
+    json_t *r = NULL;
+    rc = tl_recommend_eval_store(ctx, &eo, &r, &err);
+    tl_ctx_close(ctx);
+    if (rc < 0)
+        return cli_fail(env, &err);
+    if (env->json) {
+        cli_print_json(r);
+        return CLI_OK;
+    }
+    printf("store interactions, temporal split %.2f at %s: train %lld, test %lld positives "
+           "(%lld test customers); k %lld; blend %.1f CF + %.1f ranker\n",
+           json_number_value(json_object_get(r, "test_frac")),
+           json_string_value(json_object_get(r, "cutoff")),
+           (long long)json_integer_value(json_object_get(r, "n_train")),
+           (long long)json_integer_value(json_object_get(r, "n_test")),
+           (long long)json_integer_value(json_object_get(r, "n_test_users")),
+           (long long)json_integer_value(json_object_get(r, "k")),
+           json_number_value(json_object_get(r, "blend")),
+           1 - json_number_value(json_object_get(r, "blend")));
+    printf("%-16s %9s %9s %9s %9s %9s %8s %15s\n", "model", "Recall@k", "NDCG@k", "MAP@k",
+           "coverage", "diversity", "novelty", "rule_violations");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(r, "models"), i, m)
+        printf("%-16s %9.4f %9.4f %9.4f %9.4f %9.4f %8.3f %15.4f\n",
+               json_string_value(json_object_get(m, "model")),
+               json_number_value(json_object_get(m, "recall")),
+               json_number_value(json_object_get(m, "ndcg")),
+               json_number_value(json_object_get(m, "map")),
+               json_number_value(json_object_get(m, "coverage")),
+               json_number_value(json_object_get(m, "diversity")),
+               json_number_value(json_object_get(m, "novelty")),
+               json_number_value(json_object_get(m, "rule_violations")));
+    printf("(served: the blend under the rules as of the split instant, then MMR; the other rows "
+           "are the raw models, whose rule_violations show what the rules take out)\n");
+    json_decref(r);
+    return CLI_OK;
+}
+
+static int train_cmd(struct cli_env *env)
+{
+    if (o_interactions)
+        return cli_usage_error(env, "recommend train learns from the store: --interactions "
+                               "belongs to recommend eval");
+    if (check_models(env) != CLI_OK)
+        return CLI_USAGE;
+    struct tl_recommend_train_opts to = {.models = o_model, .no_ranker = o_no_ranker,
+                                         .no_promote = o_no_promote, .actor = "cli"};
+    uint64_t v;
+    int rc;
+    if (o_seed) {
+        if ((rc = cli_parse_u64(env, "seed", o_seed, &v)) != CLI_OK)
+            return rc;
+        to.seed = v;
+    }
+    if (o_set) {
+        const char *e = strstr(o_set, "epochs=");
+        if (!e || strchr(o_set, ','))
+            return cli_usage_error(env, "--set %s: train takes only epochs=N (the ranker's most "
+                                   "epochs)", o_set);
+        if ((rc = cli_parse_u64(env, "set epochs", e + 7, &v)) != CLI_OK)
+            return rc;
+        if (v < 1 || v > 1000)
+            return cli_usage_error(env, "--set %s: epochs must be in [1, 1000]", o_set);
+        to.ranker_epochs = (int)v;
+    }
+    tl_ctx *ctx;
+    if ((rc = cli_open_ctx(env, &ctx)) != CLI_OK)
+        return rc;
+    tl_err err = {0};
+    json_t *r = NULL;
+    rc = tl_recommend_train(ctx, &to, &r, &err);
+    tl_ctx_close(ctx);
+    if (rc < 0)
+        return cli_fail(env, &err);
+    if (env->json) {
+        cli_print_json(r);
+        return CLI_OK;
+    }
+    printf("%lld customers, %lld products, %lld positives\n",
+           (long long)json_integer_value(json_object_get(r, "customers")),
+           (long long)json_integer_value(json_object_get(r, "products")),
+           (long long)json_integer_value(json_object_get(r, "positives")));
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(r, "models"), i, m)
+        printf("%-16s %-16s blend %.1f  valid NDCG@5 %.4f  Recall@5 %.4f%s\n",
+               json_string_value(json_object_get(m, "id")),
+               json_string_value(json_object_get(m, "algo")),
+               json_number_value(json_object_get(m, "blend")),
+               json_number_value(json_object_get(json_object_get(m, "valid"), "ndcg")),
+               json_number_value(json_object_get(json_object_get(m, "valid"), "recall")),
+               json_is_true(json_object_get(m, "promoted")) ? "  promoted to champion" : "");
+    json_decref(r);
+    return CLI_OK;
+}
+
+static int customer_cmd(struct cli_env *env, const char *customer)
+{
+    if (o_interactions || o_model || o_split)
+        return cli_usage_error(env, "recommend CUSTOMER takes --k and --json only");
+    int k, rc = parse_k(env, 5, TL_RECOMMEND_MAX_K, &k);
+    if (rc != CLI_OK)
+        return rc;
+    struct tl_recommend_list *l = malloc(sizeof *l);
+    if (!l) {
+        tl_err e = {TL_ENOMEM, "out of memory"};
+        return cli_fail(env, &e);
+    }
+    tl_ctx *ctx;
+    if ((rc = cli_open_ctx(env, &ctx)) != CLI_OK) {
+        free(l);
+        return rc;
+    }
+    tl_err err = {0};
+    rc = tl_recommend(ctx, customer, k, l, &err);
+    if (rc == 0 && (rc = tl_recommend_journal(ctx, "cli", "cli", "teller recommend", l, &err)) < 0)
+        tl_err_prefix(&err, "the list was stored but not journaled");
+    tl_ctx_close(ctx);
+    if (rc < 0) {
+        free(l);
+        return cli_fail(env, &err);
+    }
+    if (env->json) {
+        cli_print_json(tl_recommend_list_json(l));
+    } else {
+        printf("%s: %zu of %d with %s%s\n", l->customer_id, l->n, l->k, l->model,
+               l->cold_start ? " (new to the model: scored from the profile)" : "");
+        for (size_t i = 0; i < l->n; i++)
+            printf("%2d. %-32s %-16s %.3f  %s\n", l->items[i].rank, l->items[i].name,
+                   l->items[i].category, l->items[i].score, l->items[i].reason);
+        printf("excluded by the rules: %d ineligible, %d unsuitable, %d held, %d capped, %d "
+               "dismissed\n", l->excluded_ineligible, l->excluded_unsuitable, l->excluded_held,
+               l->excluded_capped, l->excluded_dismissed);
+    }
+    free(l);
+    return CLI_OK;
+}
+
 int cli_cmd_recommend(struct cli_env *env)
 {
     const char *sub = env->n_args > 0 ? env->args[0] : NULL;
-    if (sub && strcmp(sub, "eval") == 0) {
-        if (env->n_args > 1)
-            return cli_usage_error(env, "unexpected argument \"%s\"", env->args[1]);
+    if (!sub)
+        return cli_usage_error(env, "recommend needs CUSTOMER, train or eval");
+    if (env->n_args > 1)
+        return cli_usage_error(env, "unexpected argument \"%s\"", env->args[1]);
+    if (strcmp(sub, "eval") == 0)
         return eval_cmd(env);
-    }
-    return cli_usage_error(env, "%s%s%s: only `teller recommend eval` exists yet (recommendations "
-                           "for a customer and `recommend train` are not yet available)",
-                           sub ? "unknown subcommand \"" : "no subcommand", sub ? sub : "",
-                           sub ? "\"" : "");
+    if (strcmp(sub, "train") == 0)
+        return train_cmd(env);
+    return customer_cmd(env, sub);
 }

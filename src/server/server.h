@@ -399,6 +399,8 @@ int srv_h_customer_risk_profile(struct srv_req *r);
 int srv_h_customer_advice(struct srv_req *r);
 int srv_h_customer_profile(struct srv_req *r);
 int srv_h_segments(struct srv_req *r);
+int srv_h_customer_recommendations(struct srv_req *r);
+int srv_h_interaction_create(struct srv_req *r);
 int srv_h_account_get(struct srv_req *r);
 int srv_h_account_transactions(struct srv_req *r);
 int srv_h_products_list(struct srv_req *r);

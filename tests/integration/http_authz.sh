@@ -57,6 +57,8 @@ for store in $(stores); do
   check "$backend: a fraud champion is trained on a payment history" \
     teller fraud train --store "$store" --data "$WORK/payments.csv" --threads 1 --quiet
   check "$backend: alerts are loaded" teller ingest --quiet --store "$store" alerts "$WORK/alerts.csv"
+  check "$backend: a recommend champion is trained" \
+    teller recommend train --store "$store" --set epochs=3
   rc=0
   python3 - "$store" "$WORK" "$FIX" "$backend" "$champ" <<'PY' || rc=$?
 import itertools, json, os, sys, time
@@ -144,6 +146,8 @@ SAMPLES = {
     ("POST", "/v1/chat/completions"):
         (lambda: {}, '{"messages":[{"role":"user","content":"hi"}],"max_tokens":2,"temperature":0}', JSON),
     ("POST", "/v1/completions"): (lambda: {}, '{"prompt":"hi","max_tokens":2,"temperature":0}', JSON),
+    ("POST", "/v1/interactions"):
+        (lambda: {}, '{"customer_id":"C1","product_id":"P-CUR","event":"shown","channel":"web"}', JSON),
 }
 # The LLM routes serve stories260K when the shared models are here; without
 # them the server has no LLM and an allowed caller gets 503 (not 401/403).
@@ -152,7 +156,7 @@ _model = os.path.join(os.environ.get("TELLER_SHARED") or os.path.join(os.environ
 LLM_ENV = {"TELLER_LLM_BACKEND": "embedded", "TELLER_LLM_MODEL": _model} if os.path.exists(_model) else {}
 # Routes whose success is one status, not any 2xx
 SUCCESS = {("POST", "/v1/credit/score"): 200, ("POST", "/v1/applications"): 201,
-           ("POST", "/v1/transactions"): 201}
+           ("POST", "/v1/transactions"): 201, ("POST", "/v1/interactions"): 201}
 if not LLM_ENV:
     SUCCESS.update({("GET", "/v1/models"): 503, ("POST", "/v1/chat/completions"): 503,
                     ("POST", "/v1/completions"): 503})
