@@ -7,6 +7,8 @@ JOBS       ?= $(shell nproc)
 DEMO_DIR   ?= demo
 DEMO_STORE ?= sqlite:$(DEMO_DIR)/teller.db
 DEMO_CUSTOMERS ?= 10000
+# the LLM the demo serves when the shared models are beside the repository
+DEMO_LLM   ?= $(or $(TELLER_SHARED),../shared)/models/stories260K/stories260K.gguf
 
 .PHONY: all deps build test demo bench clean
 
@@ -38,6 +40,11 @@ demo: build
 	$(BUILD)/teller stats --store $(DEMO_STORE)
 	$(BUILD)/teller credit train --store $(DEMO_STORE)
 	$(BUILD)/teller fraud train --store $(DEMO_STORE) --train-days 90
+	$(BUILD)/teller profile --store $(DEMO_STORE) --refresh-all
+	$(BUILD)/teller segments --store $(DEMO_STORE)
+	$(BUILD)/teller recommend train --store $(DEMO_STORE)
+	$(BUILD)/teller profile --store $(DEMO_STORE) C000001
+	$(BUILD)/teller recommend --store $(DEMO_STORE) C000001
 	$(BUILD)/teller models list --store $(DEMO_STORE)
 	@echo "admin key (keys, models, configuration): $$($(BUILD)/teller keys create --store $(DEMO_STORE) --role admin --name demo-admin 2>/dev/null)"
 	@echo "analyst key (reads customer data):       $$($(BUILD)/teller keys create --store $(DEMO_STORE) --role analyst --name demo-analyst 2>/dev/null)"
@@ -46,8 +53,13 @@ demo: build
 	@echo '     curl -H "Authorization: Bearer <service key>" -H "Content-Type: application/json" -d '"'"'{"amount":12000,"term_months":36,"purpose":"used_car","annual_income":42000,"existing_debt":3000,"employment_years":4,"delinquencies_2y":0}'"'"' http://127.0.0.1:8080/v1/credit/score'
 	@echo '     curl -H "Authorization: Bearer <service key>" -H "Content-Type: application/json" -d '"'"'{"id":"T-demo-1","account_id":"A0000002","terminal_id":"TM0000001","amount":"-2450.00","currency":"EUR","country":"BR","ts":"'"$$(date -u +%FT%TZ)"'"}'"'"' http://127.0.0.1:8080/v1/transactions'
 	@echo '     curl -H "Authorization: Bearer <analyst key>" http://127.0.0.1:8080/v1/alerts'
+	@echo '     curl -H "Authorization: Bearer <analyst key>" http://127.0.0.1:8080/v1/customers/C000001/profile'
+	@echo '     curl -H "Authorization: Bearer <analyst key>" "http://127.0.0.1:8080/v1/customers/C000001/recommendations?k=5"'
+	@echo '     curl -H "Authorization: Bearer <analyst key>" http://127.0.0.1:8080/v1/segments'
+	@if [ -r "$(DEMO_LLM)" ]; then echo '     curl -H "Authorization: Bearer <analyst key>" -H "Content-Type: application/json" -d '"'"'{"messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":40}'"'"' http://127.0.0.1:8080/v1/chat/completions   (the tiny stories260K test model)'; fi
 	@echo '(Ctrl-C stops)'
-	$(BUILD)/teller serve --store $(DEMO_STORE) --listen 127.0.0.1:8080
+	@if [ -r "$(DEMO_LLM)" ]; then export TELLER_LLM_BACKEND=embedded TELLER_LLM_MODEL="$(DEMO_LLM)"; fi; \
+	  $(BUILD)/teller serve --store $(DEMO_STORE) --listen 127.0.0.1:8080
 
 bench: build
 	@bash bench/ingest.sh
@@ -56,6 +68,8 @@ bench: build
 	@bash bench/fraud.sh
 	@bash bench/portfolio.sh
 	@bash bench/nn.sh
+	@bash bench/recsys.sh
+	@if [ -n "$$LLAMA_BENCH" ]; then bash bench/llm.sh; else echo "bench/llm.sh skipped: set LLAMA_BENCH to llama.cpp's llama-bench"; fi
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz $(DEMO_DIR)
