@@ -32,7 +32,7 @@ const char *tl_recommend_reason_name(int kind)
 static void money(int64_t minor, const char *cur, char *buf, size_t n)
 {
     int64_t units = (llabs(minor) + 50) / 100;
-    char digits[32], grouped[48];
+    char digits[24], grouped[32]; /* 19 digits and 6 commas at most */
     snprintf(digits, sizeof digits, "%lld", (long long)units);
     size_t len = strlen(digits), o = 0;
     for (size_t i = 0; i < len && o + 2 < sizeof grouped; i++) {
@@ -44,7 +44,7 @@ static void money(int64_t minor, const char *cur, char *buf, size_t n)
     if (cur && strcmp(cur, "EUR") == 0)
         snprintf(buf, n, "%s\xe2\x82\xac%s", minor < 0 ? "-" : "", grouped);
     else
-        snprintf(buf, n, "%s%s %s", minor < 0 ? "-" : "", grouped, cur && *cur ? cur : "");
+        snprintf(buf, n, "%s%s %.3s", minor < 0 ? "-" : "", grouped, cur && *cur ? cur : "");
 }
 
 static bool name_has(const char *name, const char *word)
