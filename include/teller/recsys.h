@@ -1,7 +1,8 @@
 /*
  * recsys.h - top-k recommendation from implicit feedback: interaction
  * tables, seeded splits, models (popularity, item-kNN, implicit ALS, BPR-MF,
- * EASE^R, LightGCN on the nn engine), offline metrics and model files.
+ * EASE^R, LightGCN on the nn engine's adjacency and Adam, with a hand-written
+ * training step), offline metrics and model files.
  *
  * Everything works on a binary user x item matrix in CSR form (a positive is
  * "this user took this product"). Ids from outside (a file's columns, the
@@ -190,7 +191,7 @@ struct tl_rec_params {
     int batch;         /* LightGCN triples per step */
     int layers;        /* LightGCN propagation layers */
     double ease_lambda; /* EASE^R: L2 on the item-item weights */
-    int threads;       /* worker threads (ALS solves, evaluation); 1 or more */
+    int threads;       /* worker threads (ALS solves, LightGCN propagation, evaluation); >= 1 */
     uint64_t seed;
 };
 /* The defaults for kind (docs/recommend-models.md; tuned on MovieLens). */

@@ -65,9 +65,12 @@ void tl_rec_params_defaults(int kind, struct tl_rec_params *p)
         break;
     case TL_REC_LIGHTGCN:
         p->factors = 64;
-        p->lr = 0.005;
+        /* large batches: each step propagates the whole graph, so fewer
+         * steps (with a larger lr) train as well in a fraction of the time */
+        p->lr = 0.01;
         p->reg = 3e-3;
-        p->epochs = 100;
+        p->epochs = 150;
+        p->batch = 16384;
         p->layers = 2;
         break;
     default:
@@ -389,6 +392,54 @@ static void init_normal(float *w, size_t n, float std, tl_rng *rng)
     }
 }
 
+/* Four floats in an SSE register (GCC and Clang vector extensions): the
+ * -O2 autovectorizer leaves both loops below scalar (a float reduction it
+ * may not reorder, and three rows it cannot prove apart). */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f ld4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void st4(float *p, v4f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* One SGD step on the triple (u, i, j), x = b_i - b_j + w_u.(w_i - w_j):
+ * *g = sigmoid(-x) for the bias step. The dot product sums four lanes of
+ * columns (q mod 4) and then the lanes: a fixed order, so a seed still
+ * gives the same bits. i != j, so the three rows never overlap. */
+static inline void bpr_update(float *restrict wu, float *restrict wi, float *restrict wj, int f,
+                              float bias_diff, float lr, float reg, float *g)
+{
+    int f4 = f - f % 4;
+    v4f acc = {0};
+    for (int q = 0; q < f4; q += 4)
+        acc += ld4(wu + q) * (ld4(wi + q) - ld4(wj + q));
+    float x = bias_diff + ((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    for (int q = f4; q < f; q++)
+        x += wu[q] * (wi[q] - wj[q]);
+    float gg = x > 30 ? 0.0f : x < -30 ? 1.0f : 1.0f / (1.0f + expf(x));
+    *g = gg;
+    const v4f vg = {gg, gg, gg, gg}, vlr = {lr, lr, lr, lr}, vreg = {reg, reg, reg, reg};
+    for (int q = 0; q < f4; q += 4) {
+        v4f a = ld4(wu + q), bi = ld4(wi + q), bj = ld4(wj + q);
+        st4(wu + q, a + vlr * (vg * (bi - bj) - vreg * a));
+        st4(wi + q, bi + vlr * (vg * a - vreg * bi));
+        st4(wj + q, bj + vlr * (-vg * a - vreg * bj));
+    }
+    for (int q = f4; q < f; q++) {
+        float a = wu[q], bi = wi[q], bj = wj[q];
+        wu[q] += lr * (gg * (bi - bj) - reg * a);
+        wi[q] += lr * (gg * a - reg * bi);
+        wj[q] += lr * (-gg * a - reg * bj);
+    }
+}
+
 static int fit_bpr(struct tl_rec_model *m, const struct tl_rec_csr *train, tl_err *err)
 {
     const struct tl_rec_params *p = &m->p;
@@ -426,18 +477,9 @@ static int fit_bpr(struct tl_rec_model *m, const struct tl_rec_csr *train, tl_er
             do
                 j = (int32_t)tl_rng_below(&rng, (uint64_t)m->n_items);
             while (row_has(train, u, j));
-            float *wu = m->U + (size_t)u * (size_t)f, *wi = m->V + (size_t)i * (size_t)f,
-                  *wj = m->V + (size_t)j * (size_t)f;
-            float x = m->bias[i] - m->bias[j];
-            for (int q = 0; q < f; q++)
-                x += wu[q] * (wi[q] - wj[q]);
-            float g = x > 30 ? 0.0f : x < -30 ? 1.0f : 1.0f / (1.0f + expf(x));
-            for (int q = 0; q < f; q++) {
-                float a = wu[q], bi = wi[q], bj = wj[q];
-                wu[q] += lr * (g * (bi - bj) - reg * a);
-                wi[q] += lr * (g * a - reg * bi);
-                wj[q] += lr * (-g * a - reg * bj);
-            }
+            float g;
+            bpr_update(m->U + (size_t)u * (size_t)f, m->V + (size_t)i * (size_t)f,
+                       m->V + (size_t)j * (size_t)f, f, m->bias[i] - m->bias[j], lr, reg, &g);
             m->bias[i] += lr * (g - reg * m->bias[i]);
             m->bias[j] += lr * (-g - reg * m->bias[j]);
         }

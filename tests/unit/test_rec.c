@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <teller/nn.h>
+#include <teller/nn_optim.h>
 #include <teller/recsys.h>
 
 #include "testutil.h"
@@ -285,6 +287,7 @@ Test(rec_models, the_same_seed_gives_the_same_model, .timeout = 60)
 {
     fit_twice_same(TL_REC_BPR, 1, 1);
     fit_twice_same(TL_REC_LIGHTGCN, 1, 1);
+    fit_twice_same(TL_REC_LIGHTGCN, 1, 2); /* row-parallel products: the same bits */
     fit_twice_same(TL_REC_ALS, 1, 2); /* per-row solves: threads do not change the bits */
 }
 
@@ -428,4 +431,200 @@ Test(rec_data, temporal_split_holds_out_the_latest)
     tl_rec_csr_free(&tr);
     tl_rec_csr_free(&te);
     tl_rec_data_free(d);
+}
+
+/* ---- LightGCN's hand-written step against the nn engine's tape --------------------
+ * The trainer (rec_lightgcn.c) writes the forward and backward out; the
+ * oracle here is the same recipe on the engine (propagate, embedding, mul,
+ * sum, bpr, the L2 term, Adam) with the same sampling, as the trainer was
+ * before. After a few epochs the scores agree to float rounding. */
+
+static bool lg_has(const struct tl_rec_csr *r, int32_t u, int32_t i)
+{
+    for (int64_t e = r->ptr[u]; e < r->ptr[u + 1]; e++)
+        if (r->idx[e] == i)
+            return true;
+    return false;
+}
+
+static float *lightgcn_on_the_tape(const struct tl_rec_csr *tr, const struct tl_rec_params *p)
+{
+    int64_t nu = tr->n_rows, ni = tr->n_cols, nn = nu + ni, f = p->factors;
+    int64_t nnz = tl_rec_csr_nnz(tr);
+    tl_err err = {0};
+    int32_t *src = malloc((size_t)nnz * sizeof *src), *dst = malloc((size_t)nnz * sizeof *dst);
+    int32_t *pu = malloc((size_t)nnz * sizeof *pu);
+    size_t *order = malloc((size_t)nnz * sizeof *order);
+    int32_t *bu = malloc((size_t)p->batch * sizeof *bu), *bi = malloc((size_t)p->batch * sizeof *bi),
+            *bj = malloc((size_t)p->batch * sizeof *bj);
+    for (int32_t u = 0; u < tr->n_rows; u++)
+        for (int64_t e = tr->ptr[u]; e < tr->ptr[u + 1]; e++) {
+            pu[e] = src[e] = u;
+            dst[e] = (int32_t)(nu + tr->idx[e]);
+        }
+    struct tl_nn_adj adj;
+    cr_assert_eq(tl_nn_adj_normalized(nn, src, dst, nnz, false, &adj, &err), 0, "%s", err.msg);
+    tl_nn_params *ps = tl_nn_params_new();
+    tl_tensor *emb;
+    cr_assert_eq(tl_nn_params_add(ps, "embedding.weight", 2, (int64_t[]){nn, f}, &emb, &err), 0);
+    tl_rng rng;
+    tl_rng_seed(&rng, p->seed);
+    tl_nn_init_normal(emb, 0.0f, 0.1f, &rng);
+    tl_nn_graph *g;
+    cr_assert_eq(tl_nn_graph_new(0, p->seed, &g, &err), 0);
+    tl_nn_optim_config cfg;
+    tl_nn_optim_defaults(TL_NN_OPTIM_ADAM, &cfg);
+    cfg.lr = p->lr;
+    tl_nn_optim_param op = {emb->data, emb->grad, (size_t)(nn * f), "embedding.weight", true};
+    tl_nn_optim *opt;
+    cr_assert_eq(tl_nn_optim_new(&cfg, &op, 1, &opt, &err), 0);
+    for (int64_t e = 0; e < nnz; e++)
+        order[e] = (size_t)e;
+    int64_t bmax = p->batch < nnz ? p->batch : nnz;
+    for (int ep = 0; ep < p->epochs; ep++) {
+        tl_rng_shuffle(&rng, order, (size_t)nnz);
+        for (int64_t s0 = 0; s0 < nnz; s0 += bmax) {
+            int64_t b = nnz - s0 < bmax ? nnz - s0 : bmax, nb = 0;
+            for (int64_t t = 0; t < b; t++) {
+                int64_t e = (int64_t)order[s0 + t];
+                int32_t u = pu[e], j;
+                if (tr->ptr[u + 1] - tr->ptr[u] >= ni)
+                    continue;
+                do
+                    j = (int32_t)tl_rng_below(&rng, (uint64_t)ni);
+                while (lg_has(tr, u, j));
+                bu[nb] = u;
+                bi[nb] = (int32_t)(nu + tr->idx[e]);
+                bj[nb++] = (int32_t)(nu + j);
+            }
+            tl_nn_graph_reset(g);
+            tl_tensor *all = tl_nn_lightgcn_propagate(g, &adj.csr, emb, p->layers);
+            tl_tensor *eu = tl_nn_embedding(g, all, bu, nb), *ei = tl_nn_embedding(g, all, bi, nb),
+                      *ej = tl_nn_embedding(g, all, bj, nb);
+            tl_tensor *loss = tl_nn_bpr(g, tl_nn_sum(g, tl_nn_mul(g, eu, ei), 1, false),
+                                        tl_nn_sum(g, tl_nn_mul(g, eu, ej), 1, false));
+            tl_tensor *e0[3] = {tl_nn_embedding(g, emb, bu, nb), tl_nn_embedding(g, emb, bi, nb),
+                                tl_nn_embedding(g, emb, bj, nb)};
+            tl_tensor *sq = NULL;
+            for (int c = 0; c < 3; c++) {
+                tl_tensor *t = tl_nn_sum_all(g, tl_nn_mul(g, e0[c], e0[c]));
+                sq = sq ? tl_nn_add(g, sq, t) : t;
+            }
+            loss = tl_nn_add(g, loss, tl_nn_scale(g, sq, (float)(p->reg / 2.0 / (double)nb), 0));
+            cr_assert(loss, "%s", tl_nn_graph_error(g, &err) < 0 ? err.msg : "");
+            tl_nn_params_zero_grad(ps);
+            cr_assert_eq(tl_nn_backward(g, loss, &err), 0, "%s", err.msg);
+            cr_assert_eq(tl_nn_optim_step(opt, &err), 0);
+        }
+    }
+    tl_nn_graph_reset(g);
+    tl_nn_graph_set_grad(g, false);
+    tl_tensor *fin = tl_nn_lightgcn_propagate(g, &adj.csr, emb, p->layers);
+    float *out = malloc((size_t)(nn * f) * sizeof *out);
+    tl_nn_tensor_read(fin, out);
+    tl_nn_optim_free(opt);
+    tl_nn_graph_free(g);
+    tl_nn_params_free(ps);
+    tl_nn_adj_free(&adj);
+    free(src);
+    free(dst);
+    free(pu);
+    free(order);
+    free(bu);
+    free(bi);
+    free(bj);
+    return out;
+}
+
+Test(rec_models, lightgcn_step_matches_the_engine, .timeout = 60)
+{
+    tl_rec_data *d = planted();
+    struct tl_rec_csr all;
+    tl_err err = {0};
+    cr_assert_eq(tl_rec_data_matrix(d, &all, &err), 0);
+    for (int layers = 0; layers <= 3; layers += 1) {
+        struct tl_rec_params p = quick_params(TL_REC_LIGHTGCN);
+        p.epochs = 3;
+        p.batch = 300;
+        p.factors = 37; /* the kernels' 32-wide blocks, a 4-wide one and a single column */
+        p.layers = layers;
+        p.threads = 2;
+        float *ref = lightgcn_on_the_tape(&all, &p);
+        tl_rec_model *m;
+        cr_assert_eq(tl_rec_fit(TL_REC_LIGHTGCN, &p, &all, &m, &err), 0, "%s", err.msg);
+        float sc[64];
+        double worst = 0, norm = 0;
+        for (int32_t u = 0; u < d->n_users; u++) {
+            const int32_t hist[] = {0};
+            cr_assert_eq(tl_rec_score(m, u, hist, 1, sc, &err), 0, "%s", err.msg);
+            for (int32_t i = 0; i < d->n_items; i++) {
+                double want = 0;
+                for (int c = 0; c < p.factors; c++)
+                    want += (double)ref[u * p.factors + c] *
+                            ref[(d->n_users + i) * p.factors + c];
+                worst = fmax(worst, fabs(want - sc[i]));
+                norm = fmax(norm, fabs(want));
+            }
+        }
+        cr_expect(norm > 0.05, "layers %d: scores of size %g are too small to compare", layers,
+                  norm);
+        cr_expect(worst <= 1e-4 * norm + 1e-6, "layers %d: scores differ by %g (largest %g)",
+                  layers, worst, norm);
+        tl_rec_model_free(m);
+        free(ref);
+    }
+    tl_rec_csr_free(&all);
+    tl_rec_data_free(d);
+}
+
+/* The engine's fused propagation against its unfused definition (spmm, add,
+ * scale) on a matrix that is not symmetric, values and gradients. */
+Test(rec_models, fused_propagation_is_its_definition)
+{
+    enum { N = 7, D = 37 };
+    static const int64_t rp[N + 1] = {0, 2, 3, 3, 6, 7, 9, 10};
+    static const int32_t col[10] = {1, 4, 0, 2, 5, 6, 3, 0, 6, 2};
+    static const float val[10] = {0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.5f, 1.0f, 0.75f, -2.0f, 0.3f};
+    struct tl_nn_csr a = {N, N, rp, col, val};
+    float x[N * D], w[N * D];
+    for (int q = 0; q < N * D; q++) {
+        x[q] = (float)((q * 37) % 11) / 7.0f - 0.6f;
+        w[q] = (float)((q * 13) % 5) - 2.0f;
+    }
+    tl_err err = {0};
+    for (int k = 1; k <= 3; k++) {
+        float out[2][N * D], grad[2][N * D];
+        for (int fused = 0; fused < 2; fused++) {
+            tl_nn_params *ps = tl_nn_params_new();
+            tl_tensor *e0;
+            cr_assert_eq(tl_nn_params_add(ps, "e0", 2, (int64_t[]){N, D}, &e0, &err), 0);
+            memcpy(e0->data, x, sizeof x);
+            tl_nn_graph *g;
+            cr_assert_eq(tl_nn_graph_new(0, 1, &g, &err), 0);
+            tl_tensor *o;
+            if (fused) {
+                o = tl_nn_lightgcn_propagate(g, &a, e0, k);
+            } else {
+                tl_tensor *e = e0, *sum = e0;
+                for (int l = 0; l < k; l++) {
+                    e = tl_nn_spmm(g, &a, e);
+                    sum = tl_nn_add(g, sum, e);
+                }
+                o = tl_nn_scale(g, sum, 1.0f / (float)(k + 1), 0.0f);
+            }
+            cr_assert(o);
+            tl_tensor *loss = tl_nn_sum_all(g, tl_nn_mul(g, o, tl_nn_tensor_wrap(g, 2,
+                                                                                (int64_t[]){N, D}, w)));
+            tl_nn_params_zero_grad(ps);
+            cr_assert_eq(tl_nn_backward(g, loss, &err), 0, "%s", err.msg);
+            tl_nn_tensor_read(o, out[fused]);
+            memcpy(grad[fused], e0->grad, sizeof x);
+            tl_nn_graph_free(g);
+            tl_nn_params_free(ps);
+        }
+        for (int q = 0; q < N * D; q++) {
+            cr_assert_float_eq(out[1][q], out[0][q], 1e-5, "k %d value %d", k, q);
+            cr_assert_float_eq(grad[1][q], grad[0][q], 1e-4, "k %d gradient %d", k, q);
+        }
+    }
 }
