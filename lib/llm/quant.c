@@ -36,40 +36,9 @@ float tl_fp16_to_f32(uint16_t h)
     return tl__q_f16(h);
 }
 
-/* Integer-only, so the result does not depend on the FPU's rounding mode or
- * flush-to-zero flags. */
 static inline uint16_t f32_to_f16(float f)
 {
-    uint32_t x = f32_bits(f);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
-    x &= 0x7FFFFFFFu;
-    if (x >= 0x7F800000u) {
-        if (x == 0x7F800000u)
-            return sign | 0x7C00;
-        /* NaN: keep the top payload bits and set the quiet bit so that a
-         * payload living in the low 13 bits cannot turn into infinity */
-        return (uint16_t)(sign | 0x7E00 | ((x >> 13) & 0x3FF));
-    }
-    if (x >= 0x477FF000u) // 65520 and up round to infinity (65520 ties to even 2^16)
-        return sign | 0x7C00;
-    if (x < 0x38800000u) { // below 2^-14: a half subnormal (or zero)
-        if (x < 0x33000000u) // below or at 2^-25, half of the smallest subnormal: ties to 0
-            return sign;
-        uint32_t e = x >> 23;
-        uint32_t m = (x & 0x7FFFFFu) | 0x800000u;
-        uint32_t shift = 126 - e; // value = m * 2^(e-150), in units of 2^-24
-        uint32_t r = m >> shift;
-        uint32_t rem = m & ((1u << shift) - 1);
-        uint32_t half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (r & 1)))
-            r++; // r == 0x400 is the smallest normal, encoded right
-        return (uint16_t)(sign | r);
-    }
-    uint32_t h = (x >> 13) - (112u << 10); // rebias 127 -> 15
-    uint32_t rem = x & 0x1FFF;
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
-        h++; // a carry into the exponent is the right encoding
-    return (uint16_t)(sign | h);
+    return tl__q_f32_to_f16(f);
 }
 
 uint16_t tl_f32_to_fp16(float f)
@@ -956,20 +925,45 @@ size_t tl_q_act_size(int wtype, int64_t n)
     return tl_q_row_size(t->act, n);
 }
 
+/* the kernel level in use (dispatch, below) */
+enum { MODE_UNKNOWN = 0, MODE_PORTABLE = 1, MODE_AVX2 = 2, MODE_AVX512 = 3 };
+static int mode(void);
+
 void tl_q_quantize_act(int wtype, const float *x, void *dst, int64_t n)
 {
     const struct qtraits *t = tr(wtype);
     assert(t && t->act >= 0 && tl_q_act_size(wtype, n) > 0);
     if (!t || t->act < 0)
         return;
+    if (mode() >= MODE_AVX2) {
+        tl__q_quant_fn q = tl__q_avx2_quant(t->act);
+        if (q) {
+            q(x, dst, n);
+            return;
+        }
+    }
     traits[t->act].quant(x, dst, n);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-enum { MODE_UNKNOWN = 0, MODE_PORTABLE = 1, MODE_AVX2 = 2 };
-static atomic_int g_mode;          // what the CPU supports, detected once
+/* Kernel levels, each a superset of the one below: the CPU's level is
+ * detected once; TELLER_KERNELS (read once, "portable", "avx2" or
+ * "avx512vnni") and tl__q_set_kernels cap it, tl_q_force_portable caps it at
+ * portable. */
+static atomic_int g_mode;          // what the CPU supports (and TELLER_KERNELS allows)
+static atomic_int g_cap = MODE_AVX512;
 static atomic_bool g_force_portable;
+
+static const char *const mode_names[] = {"unknown", "portable", "avx2", "avx512vnni"};
+
+static int mode_of_name(const char *name)
+{
+    for (int m = MODE_PORTABLE; m <= MODE_AVX512; m++)
+        if (strcmp(name, mode_names[m]) == 0)
+            return m;
+    return MODE_UNKNOWN;
+}
 
 static int cpu_mode(void)
 {
@@ -984,23 +978,35 @@ static int cpu_mode(void)
     f16c = __builtin_cpu_supports("f16c");
 #endif
     if (tl__q_avx2_built() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        f16c)
+        f16c) {
         m = MODE_AVX2;
+        if (tl__q_avx512_built() && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512vnni"))
+            m = MODE_AVX512;
+    }
 #endif
+    /* an unknown TELLER_KERNELS value is ignored (the library does not print) */
+    const char *env = getenv("TELLER_KERNELS");
+    int cap = env ? mode_of_name(env) : MODE_UNKNOWN;
+    if (cap != MODE_UNKNOWN && cap < m)
+        m = cap;
     /* racing threads all compute and store the same value */
     atomic_store_explicit(&g_mode, m, memory_order_relaxed);
     return m;
 }
 
-static bool use_avx2(void)
+static int mode(void)
 {
-    return !atomic_load_explicit(&g_force_portable, memory_order_relaxed) &&
-           cpu_mode() == MODE_AVX2;
+    if (atomic_load_explicit(&g_force_portable, memory_order_relaxed))
+        return MODE_PORTABLE;
+    int m = cpu_mode(), cap = atomic_load_explicit(&g_cap, memory_order_relaxed);
+    return m < cap ? m : cap;
 }
 
 const char *tl_q_kernels(void)
 {
-    return use_avx2() ? "avx2" : "portable";
+    return mode_names[mode()];
 }
 
 void tl_q_force_portable(bool on)
@@ -1008,17 +1014,33 @@ void tl_q_force_portable(bool on)
     atomic_store_explicit(&g_force_portable, on, memory_order_relaxed);
 }
 
+int tl__q_set_kernels(const char *name)
+{
+    int m = name ? mode_of_name(name) : MODE_AVX512;
+    if (m == MODE_UNKNOWN)
+        return TL_EINVAL;
+    atomic_store_explicit(&g_cap, m, memory_order_relaxed);
+    return 0;
+}
+
 static tl__q_dot_fn kernel(int wtype)
 {
     const struct qtraits *t = tr(wtype);
     if (!t || !t->dot)
         return NULL;
-    if (use_avx2()) {
+    if (mode() >= MODE_AVX2) {
         tl__q_dot_fn k = tl__q_avx2_kernel(wtype);
         if (k)
             return k;
     }
     return t->dot;
+}
+
+static struct tl__q_tile tile_kernel(int wtype)
+{
+    if (mode() >= MODE_AVX512)
+        return tl__q_avx512_tile(wtype);
+    return (struct tl__q_tile){NULL, 0, 0, 0};
 }
 
 void tl_q_matvec(int wtype, const void *W, int64_t n, int64_t r0, int64_t r1, const void *xq,
@@ -1030,6 +1052,14 @@ void tl_q_matvec(int wtype, const void *W, int64_t n, int64_t r0, int64_t r1, co
     if (!k || rb == 0)
         return;
     const uint8_t *w = W;
+    struct tl__q_tile tk = tile_kernel(wtype);
+    if (tk.fn && tk.mv_nw > 0) {
+        for (int64_t r = r0; r < r1; r += tk.mv_nw) {
+            int nw = r1 - r < tk.mv_nw ? (int)(r1 - r) : tk.mv_nw;
+            tk.fn(n, w + (size_t)r * rb, rb, nw, xq, 0, 1, &y[r], 0);
+        }
+        return;
+    }
     for (int64_t r = r0; r < r1; r++)
         k(n, w + (size_t)r * rb, xq, 0, 1, &y[r]);
 }
@@ -1048,6 +1078,24 @@ void tl_q_matmul(int wtype, const void *W, int64_t n, int64_t r0, int64_t r1, co
     if (!k || rb == 0 || xs == 0)
         return;
     const uint8_t *w = W, *x = xq;
+    struct tl__q_tile tk = tile_kernel(wtype);
+    if (tk.fn) {
+        /* tiles of max_nw weight rows x max_nx activation rows: each weight
+         * block is unpacked once per max_nx activation rows and each
+         * activation block loaded once per max_nw weight rows */
+        for (int64_t rt = r0; rt < r1; rt += MATMUL_ROWS) {
+            int64_t re = rt + MATMUL_ROWS < r1 ? rt + MATMUL_ROWS : r1;
+            for (int b = 0; b < nb; b += tk.max_nx) {
+                int nx = nb - b < tk.max_nx ? nb - b : tk.max_nx;
+                for (int64_t r = rt; r < re; r += tk.max_nw) {
+                    int nw = re - r < tk.max_nw ? (int)(re - r) : tk.max_nw;
+                    tk.fn(n, w + (size_t)r * rb, rb, nw, x + (size_t)b * xs, xs, nx,
+                          &Y[(int64_t)b * ldy + r], ldy);
+                }
+            }
+        }
+        return;
+    }
     for (int64_t rt = r0; rt < r1; rt += MATMUL_ROWS) {
         int64_t re = rt + MATMUL_ROWS < r1 ? rt + MATMUL_ROWS : r1;
         for (int b = 0; b < nb; b += TL__Q_MAX_NX) {

@@ -449,6 +449,105 @@ tl__q_dot_fn tl__q_avx2_kernel(int wtype)
     }
 }
 
+/* ---- activation quantizers ------------------------------------------------------------------ */
+
+/* The same bytes as quant.c's q_q8_0 / q_q8_K (the tests compare them): the
+ * block maximum of |x| (max_ps keeps the accumulator on NaN, as fmaxf), the
+ * same scalar scale arithmetic, then roundf (half away from zero) for Q8_0
+ * and the current rounding mode (lrintf, i.e. cvtps) for Q8_K. The scalar
+ * versions spend most of their time in roundf/fmaxf calls; these run while
+ * the other threads wait, once per activation row. */
+
+INL __m256 absmax8(const float *x, int n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8)
+        m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(_mm_movehl_ps(h, h), h);
+    h = _mm_max_ss(_mm_movehdup_ps(h), h);
+    return _mm256_set1_ps(_mm_cvtss_f32(h));
+}
+
+/* roundf of 8 floats: truncate, then step away from zero where the dropped
+ * fraction (exact: v - trunc(v)) is at least one half */
+INL __m256i roundf8(__m256 v)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 step = _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ),
+                                _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign)));
+    return _mm256_cvttps_epi32(_mm256_add_ps(t, step));
+}
+
+/* four vectors of 8 int32 (each within int8) to 32 int8 in order */
+INL __m256i pack32_i8(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+    __m256i v = _mm256_packs_epi16(ab, cd);
+    /* the packs interleave 128-bit lanes: a0 b0 c0 d0 | a1 b1 c1 d1 (4 bytes each) */
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static TGT void quant_q8_0(const float *x, void *dst, int64_t n)
+{
+    tl__block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / TL__QK; i++, x += TL__QK) {
+        float amax = _mm256_cvtss_f32(absmax8(x, TL__QK));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b[i].d = tl__q_f32_to_f16(d);
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q = pack32_i8(roundf8(_mm256_mul_ps(_mm256_loadu_ps(x), vid)),
+                              roundf8(_mm256_mul_ps(_mm256_loadu_ps(x + 8), vid)),
+                              roundf8(_mm256_mul_ps(_mm256_loadu_ps(x + 16), vid)),
+                              roundf8(_mm256_mul_ps(_mm256_loadu_ps(x + 24), vid)));
+        _mm256_storeu_si256((__m256i *)b[i].qs, q);
+    }
+}
+
+static TGT void quant_q8_K(const float *x, void *dst, int64_t n)
+{
+    tl__block_q8_K *b = dst;
+    for (int64_t i = 0; i < n / TL__QK_K; i++, x += TL__QK_K) {
+        float amax = _mm256_cvtss_f32(absmax8(x, TL__QK_K));
+        if (amax == 0.0f) {
+            memset(&b[i], 0, sizeof b[i]);
+            continue;
+        }
+        float id = 127.0f / amax;
+        b[i].d = amax / 127.0f;
+        __m256 vid = _mm256_set1_ps(id);
+        const __m256i lo = _mm256_set1_epi8(-127), bias = _mm256_set1_epi8((char)0x80);
+        for (int k = 0; k < TL__QK_K; k += 32) {
+            const float *p = x + k;
+            __m256i q = pack32_i8(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(p), vid)),
+                                  _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(p + 8), vid)),
+                                  _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(p + 16), vid)),
+                                  _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(p + 24), vid)));
+            q = _mm256_max_epi8(q, lo); // the packs saturate at 127 / -128; clamp to -127
+            _mm256_storeu_si256((__m256i *)(b[i].qs + k), q);
+            /* block sums of 16: bytes + 128 are unsigned, so sad against
+             * zero sums each 8 of them (8 * 128 too many per half) */
+            __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
+            b[i].bsums[k / 16] = (int16_t)(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) - 2048);
+            b[i].bsums[k / 16 + 1] =
+                (int16_t)(_mm256_extract_epi64(s, 2) + _mm256_extract_epi64(s, 3) - 2048);
+        }
+    }
+}
+
+tl__q_quant_fn tl__q_avx2_quant(int acttype)
+{
+    switch (acttype) {
+    case TL_GGUF_TYPE_Q8_0: return quant_q8_0;
+    case TL_GGUF_TYPE_Q8_K: return quant_q8_K;
+    default: return NULL;
+    }
+}
+
 #else /* no x86-64 GCC/Clang: the portable kernels serve every type */
 
 int tl__q_avx2_built(void)
@@ -459,6 +558,12 @@ int tl__q_avx2_built(void)
 tl__q_dot_fn tl__q_avx2_kernel(int wtype)
 {
     (void)wtype;
+    return NULL;
+}
+
+tl__q_quant_fn tl__q_avx2_quant(int acttype)
+{
+    (void)acttype;
     return NULL;
 }
 

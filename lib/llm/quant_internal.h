@@ -98,6 +98,38 @@ static_assert(offsetof(tl__block_q5_K, scales) == offsetof(tl__block_q4_K, scale
 typedef void (*tl__q_dot_fn)(int64_t n, const void *w, const void *x, size_t x_stride, int nx,
                              float *out);
 
+/* Y[j * ldy + i] = dot(weight row i, activation row j) for i < nw and j < nx
+ * (weight rows w_stride bytes apart, activation rows x_stride apart); nw and
+ * nx at most the tile size the kernel was registered with (struct
+ * tl__q_tile). Each (i, j) dot is computed by the same operations whatever
+ * nw and nx are, so matvec (nx = 1) and matmul agree bit for bit when both
+ * use the tile kernel. */
+typedef void (*tl__q_tile_fn)(int64_t n, const void *w, size_t w_stride, int nw, const void *x,
+                              size_t x_stride, int nx, float *Y, int64_t ldy);
+struct tl__q_tile {
+    tl__q_tile_fn fn; // NULL: no tile kernel for the type
+    int max_nw, max_nx; // the matmul tile
+    int mv_nw;          // weight rows per call against one activation row; 0: the
+                        // matvec uses the tl__q_dot_fn kernel instead
+};
+
+/* The AVX-512 VNNI tile kernel for wtype ({NULL} when there is none or this
+ * build lacks them; quant_avx512.c; the CPU check is the caller's). */
+struct tl__q_tile tl__q_avx512_tile(int wtype);
+/* Whether quant_avx512.c was compiled with its kernels. */
+int tl__q_avx512_built(void);
+
+/* AVX2 activation quantizers for Q8_0 and Q8_K: the same bytes as the
+ * portable ones (quant.c), NULL when not built. */
+typedef void (*tl__q_quant_fn)(const float *x, void *dst, int64_t n);
+tl__q_quant_fn tl__q_avx2_quant(int acttype);
+
+/* Caps the kernels at name ("portable", "avx2", "avx512vnni"; NULL lifts
+ * the cap) so that tests and benchmarks can run each path the CPU has;
+ * TL_EINVAL for another name. tl_q_kernels() then names the level in use.
+ * Flip it only while no kernel runs. */
+int tl__q_set_kernels(const char *name);
+
 /* The AVX2 kernel for weight type wtype, or NULL when the type has none or
  * this build/CPU cannot run AVX2 (quant_avx2.c; the CPU check is the
  * caller's). */
@@ -140,6 +172,43 @@ static inline float tl__q_f16(uint16_t h)
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
+}
+
+/* Float to IEEE binary16 bits, round to nearest even. Integer-only, so the
+ * result does not depend on the FPU's rounding mode or flush-to-zero flags. */
+static inline uint16_t tl__q_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    x &= 0x7FFFFFFFu;
+    if (x >= 0x7F800000u) {
+        if (x == 0x7F800000u)
+            return sign | 0x7C00;
+        /* NaN: keep the top payload bits and set the quiet bit so that a
+         * payload living in the low 13 bits cannot turn into infinity */
+        return (uint16_t)(sign | 0x7E00 | ((x >> 13) & 0x3FF));
+    }
+    if (x >= 0x477FF000u) // 65520 and up round to infinity (65520 ties to even 2^16)
+        return sign | 0x7C00;
+    if (x < 0x38800000u) { // below 2^-14: a half subnormal (or zero)
+        if (x < 0x33000000u) // below or at 2^-25, half of the smallest subnormal: ties to 0
+            return sign;
+        uint32_t e = x >> 23;
+        uint32_t m = (x & 0x7FFFFFu) | 0x800000u;
+        uint32_t shift = 126 - e; // value = m * 2^(e-150), in units of 2^-24
+        uint32_t r = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1);
+        uint32_t half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1)))
+            r++; // r == 0x400 is the smallest normal, encoded right
+        return (uint16_t)(sign | r);
+    }
+    uint32_t h = (x >> 13) - (112u << 10); // rebias 127 -> 15
+    uint32_t rem = x & 0x1FFF;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++; // a carry into the exponent is the right encoding
+    return (uint16_t)(sign | h);
 }
 
 #endif

@@ -1,8 +1,10 @@
 /* test_llm_quant.c - the quantized tensor kernels (include/teller/llm_quant.h):
  * fp16/bf16 conversions on special values, hand-built blocks that pin the
  * ggml byte layouts, quantize -> dequantize error per type, every dot kernel
- * (portable and AVX2) against a double-precision dot of the dequantized
- * operands, and matvec/matmul agreement across row ranges and batch sizes. */
+ * (portable, AVX2 and AVX-512 VNNI, each level the CPU has) against a
+ * double-precision dot of the dequantized operands, matvec/matmul agreement
+ * across row ranges and batch sizes, and the vectorized activation
+ * quantizers against the portable bytes. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +12,8 @@
 
 #include <teller/err.h>
 #include <teller/llm_quant.h>
+
+#include "llm/quant_internal.h" /* tl__q_set_kernels: the test links the static library */
 
 #define T(id) TL_GGUF_TYPE_##id
 
@@ -199,7 +203,28 @@ Test(quant, sizes_and_errors)
     cr_assert_eq(tl_q_dequantize_row(T(Q8_0), buf, x, 48), TL_EINVAL);
     cr_assert_eq(tl_q_dequantize_row(T(Q8_0), buf, x, -32), TL_EINVAL);
     const char *k = tl_q_kernels();
-    cr_assert(strcmp(k, "avx2") == 0 || strcmp(k, "portable") == 0);
+    cr_assert(strcmp(k, "avx512vnni") == 0 || strcmp(k, "avx2") == 0 ||
+              strcmp(k, "portable") == 0);
+    cr_assert_eq(tl__q_set_kernels("sse9"), TL_EINVAL);
+    cr_assert_eq(tl__q_set_kernels("portable"), 0);
+    cr_assert_str_eq(tl_q_kernels(), "portable");
+    cr_assert_eq(tl__q_set_kernels(NULL), 0);
+    cr_assert_str_eq(tl_q_kernels(), k);
+}
+
+/* ---- kernel levels -------------------------------------------------------------------------- */
+
+/* Caps the kernels at level; false (and a visible skip message) when the CPU
+ * (or TELLER_KERNELS) does not reach it. */
+static bool use_level(const char *level)
+{
+    cr_assert_eq(tl__q_set_kernels(level), 0);
+    if (strcmp(tl_q_kernels(), level) != 0) {
+        cr_log_warn("SKIP: %s kernels not available here (running %s)", level, tl_q_kernels());
+        tl__q_set_kernels(NULL);
+        return false;
+    }
+    return true;
 }
 
 /* ---- hand-built blocks -------------------------------------------------------------------- */
@@ -409,10 +434,10 @@ static struct dot_ref reference(int wtype, const void *wrow, const void *xq, con
     return (struct dot_ref){dot, 2e-5 * mag + extra + 1e-30};
 }
 
-static void check_dots(bool portable)
+static void check_dots(const char *level)
 {
-    tl_q_force_portable(portable);
-    cr_assert_str_eq(tl_q_kernels(), portable ? "portable" : tl_q_kernels());
+    if (!use_level(level))
+        return;
     const int64_t sizes[] = {256, 4096, 768};
     for (size_t t = 0; t < N_WTYPES; t++) {
         int type = wtypes[t].type;
@@ -450,31 +475,41 @@ static void check_dots(bool portable)
             free(xq);
         }
     }
-    tl_q_force_portable(false);
+    tl__q_set_kernels(NULL);
 }
 
 Test(quant, dot_portable)
 {
-    check_dots(true);
+    check_dots("portable");
 }
 
-Test(quant, dot_native)
+Test(quant, dot_avx2)
 {
-    /* "avx2" on x86-64 CPUs that have it; otherwise the portable kernels again */
-    cr_log_info("native kernels: %s", tl_q_kernels());
-    check_dots(false);
+    check_dots("avx2");
+}
+
+Test(quant, dot_avx512vnni)
+{
+    check_dots("avx512vnni");
 }
 
 /* matmul equals matvec bit for bit (the same kernel computes each dot with
- * the same summation order), for every split of the rows and any batch. */
-static void check_matmul(bool portable)
+ * the same summation order), for every split of the rows and any batch;
+ * except the K-quants at the AVX-512 level, whose matvec keeps the AVX2
+ * kernel: there they agree within the reference tolerance (any split of the
+ * matmul still gives the same bits). */
+static void check_matmul(const char *level, int64_t n)
 {
-    tl_q_force_portable(portable);
-    const int64_t n = 512;
-    const int rows = 37, nb = 7;
+    if (!use_level(level))
+        return;
+    const int rows = 37, nb = 11;
     for (size_t t = 0; t < N_WTYPES; t++) {
         int type = wtypes[t].type;
         size_t rb = tl_q_row_size(type, n), xb = tl_q_act_size(type, n);
+        if (rb == 0) // n is not a multiple of the K-quants' 256
+            continue;
+        bool kquant_avx512 = strcmp(tl_q_kernels(), "avx512vnni") == 0 &&
+                             (type == T(Q4_K) || type == T(Q5_K) || type == T(Q6_K));
         float *wf = malloc(n * sizeof *wf), *x = malloc(n * sizeof *x);
         uint8_t *W = malloc(rb * rows), *xq = malloc(xb * nb);
         for (int r = 0; r < rows; r++) {
@@ -490,11 +525,11 @@ static void check_matmul(bool portable)
         for (int64_t i = 0; i < ldy * nb; i++)
             Y[i] = Y2[i] = -12345.0f;
         tl_q_matmul(type, W, n, 0, rows, xq, nb, Y, ldy);
-        /* in pieces: [0,13) [13,14) [14,37), batches of 3 and 4 */
+        /* in pieces: [0,13) [13,14) [14,37), batches of 3 and 8 */
         tl_q_matmul(type, W, n, 0, 13, xq, 3, Y2, ldy);
         tl_q_matmul(type, W, n, 13, 14, xq, 3, Y2, ldy);
         tl_q_matmul(type, W, n, 14, rows, xq, 3, Y2, ldy);
-        tl_q_matmul(type, W, n, 0, rows, xq + 3 * xb, 4, Y2 + 3 * ldy, ldy);
+        tl_q_matmul(type, W, n, 0, rows, xq + 3 * xb, 8, Y2 + 3 * ldy, ldy);
         for (int b = 0; b < nb; b++) {
             float y[37], y2[37];
             tl_q_matvec(type, W, n, 0, rows, xq + b * xb, y);
@@ -503,10 +538,19 @@ static void check_matmul(bool portable)
             for (int r = 0; r < rows; r++) {
                 cr_assert_eq(bits(y[r]), bits(y2[r]), "%s matvec split row %d",
                              tl_gguf_type_name(type), r);
+                cr_assert_eq(bits(Y2[b * ldy + r]), bits(Y[b * ldy + r]), "%s pieces b=%d r=%d",
+                             tl_gguf_type_name(type), b, r);
+                if (kquant_avx512) {
+                    /* matvec runs the AVX2 kernel, matmul the AVX-512 tile:
+                     * the same integer sums, other float summation order */
+                    struct dot_ref ref = reference(type, W + r * rb, xq + b * xb, NULL, n);
+                    cr_assert(fabs((double)Y[b * ldy + r] - y[r]) <= ref.tol,
+                              "%s matmul b=%d r=%d: %.9g vs matvec %.9g (tolerance %.3g)",
+                              tl_gguf_type_name(type), b, r, Y[b * ldy + r], y[r], ref.tol);
+                    continue;
+                }
                 cr_assert_eq(bits(Y[b * ldy + r]), bits(y[r]), "%s %s matmul b=%d r=%d: %g vs %g",
                              tl_q_kernels(), tl_gguf_type_name(type), b, r, Y[b * ldy + r], y[r]);
-                cr_assert_eq(bits(Y2[b * ldy + r]), bits(y[r]), "%s pieces b=%d r=%d",
-                             tl_gguf_type_name(type), b, r);
             }
             for (int64_t r = rows; r < ldy; r++) // the padding is untouched
                 cr_assert_eq(Y[b * ldy + r], -12345.0f);
@@ -518,17 +562,30 @@ static void check_matmul(bool portable)
         free(Y);
         free(Y2);
     }
-    tl_q_force_portable(false);
+    tl__q_set_kernels(NULL);
 }
 
+/* n = 512: an even number of 32-element blocks; 800: an odd one (25), the
+ * AVX-512 kernels' half-filled last step; 768: three K super-blocks */
 Test(quant, matmul_portable)
 {
-    check_matmul(true);
+    check_matmul("portable", 512);
 }
 
-Test(quant, matmul_native)
+Test(quant, matmul_avx2)
 {
-    check_matmul(false);
+    check_matmul("avx2", 512);
+}
+
+Test(quant, matmul_avx512vnni)
+{
+    check_matmul("avx512vnni", 512);
+    check_matmul("avx512vnni", 768);
+}
+
+Test(quant, matmul_avx512vnni_odd_blocks)
+{
+    check_matmul("avx512vnni", 800);
 }
 
 /* The two paths agree with each other on the same quantized operands (each
@@ -562,4 +619,34 @@ Test(quant, portable_equals_native)
         free(W);
         free(xq);
     }
+}
+
+/* The vectorized activation quantizers (AVX2, used from that level up)
+ * write the portable bytes, ties included: Q8_0 rounds half away from zero
+ * (roundf), Q8_K to even (lrintf). Blocks with amax 127 make the scale 1, so
+ * x.5 inputs are exact ties. */
+Test(quant, act_quantizers_match_portable)
+{
+    const int64_t n = 1024;
+    float *x = malloc(n * sizeof *x);
+    fill_gauss(x, n, 1.0f);
+    for (int64_t i = 0; i < 256; i++) // first K super-block and 8 Q8_0 blocks: ties
+        x[i] = i % 32 == 0 ? 127.0f : (float)((int)(i % 11) - 5) + 0.5f;
+    for (int64_t i = 512; i < 768; i++) // an all-zero super-block
+        x[i] = 0.0f;
+    x[800] = -200.0f; // an outlier
+    const int types[] = {T(Q8_0), T(Q4_K), T(Q4_1)};
+    for (size_t t = 0; t < 3; t++) {
+        size_t xb = tl_q_act_size(types[t], n);
+        uint8_t *a = malloc(xb), *b = malloc(xb);
+        cr_assert_eq(tl__q_set_kernels("portable"), 0);
+        tl_q_quantize_act(types[t], x, a, n);
+        tl__q_set_kernels(NULL);
+        tl_q_quantize_act(types[t], x, b, n);
+        cr_assert_eq(memcmp(a, b, xb), 0, "%s activations: portable and %s bytes differ",
+                     tl_gguf_type_name(types[t]), tl_q_kernels());
+        free(a);
+        free(b);
+    }
+    free(x);
 }
