@@ -107,10 +107,10 @@ typedef void (*tl__q_dot_fn)(int64_t n, const void *w, const void *x, size_t x_s
 typedef void (*tl__q_tile_fn)(int64_t n, const void *w, size_t w_stride, int nw, const void *x,
                               size_t x_stride, int nx, float *Y, int64_t ldy);
 struct tl__q_tile {
-    tl__q_tile_fn fn; // NULL: no tile kernel for the type
-    int max_nw, max_nx; // the matmul tile
-    int mv_nw;          // weight rows per call against one activation row; 0: the
-                        // matvec uses the tl__q_dot_fn kernel instead
+    tl__q_tile_fn fn;   /* NULL: no tile kernel for the type */
+    int max_nw, max_nx; /* the matmul tile */
+    int mv_nw;          /* weight rows per call against one activation row; 0: the
+                           matvec uses the tl__q_dot_fn kernel instead */
 };
 
 /* The AVX-512 VNNI tile kernel for wtype ({NULL} when there is none or this
