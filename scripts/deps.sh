@@ -8,7 +8,7 @@ PKGS=(
   libjansson-dev libcsv-dev libinih-dev libsodium-dev libmicrohttpd-dev libjwt-dev curl
   libpcre2-dev libutf8proc-dev libcurl4-openssl-dev
   libxgboost-dev liblinear-dev libopenblas-dev
-  libcriterion-dev openssl binutils
+  libcriterion-dev openssl binutils clang
   python3-sklearn python3-xgboost python3-scipy python3-torch
 )
 missing=()
