@@ -33,6 +33,10 @@ TL_API int tl_date_format(int32_t days, char *buf, size_t bufsize);
 TL_API int64_t tl_days_from_civil(int y, unsigned m, unsigned d);
 TL_API void tl_civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);
 
+/* Whole years from the day born to the day day (both days since the epoch):
+ * the age on that day, birthdays counted on their date. */
+TL_API int tl_age_years(int64_t born, int64_t day);
+
 /* Wall clock, epoch milliseconds UTC; and a monotonic clock in nanoseconds. */
 TL_API int64_t tl_time_now_ms(void);
 TL_API int64_t tl_time_mono_ns(void);

@@ -186,14 +186,7 @@ static int age_years(const char *birth, int64_t now_ms)
     tl_err e = {0};
     if (!birth[0] || tl_date_parse(birth, strlen(birth), &bd, &e) < 0)
         return -1;
-    int by, ny;
-    unsigned bm, bdd, nm, nd;
-    tl_civil_from_days(bd, &by, &bm, &bdd);
-    tl_civil_from_days(now_ms / 86400000, &ny, &nm, &nd);
-    int age = ny - by;
-    if (nm < bm || (nm == bm && nd < bdd))
-        age--;
-    return age;
+    return tl_age_years(bd, now_ms / 86400000);
 }
 
 /* ---- the request ------------------------------------------------------------- */

@@ -259,14 +259,7 @@ int tl__gen_utc_offset(int64_t day)
 
 int tl__gen_age_at(int32_t birth_day, int64_t day)
 {
-    int by, y;
-    unsigned bm, bd, m, d;
-    tl_civil_from_days(birth_day, &by, &bm, &bd);
-    tl_civil_from_days(day, &y, &m, &d);
-    int age = y - by;
-    if (m < bm || (m == bm && d < bd))
-        age--;
-    return age;
+    return tl_age_years(birth_day, day);
 }
 
 void tl__gen_progress(struct gen_world *w, uint64_t add)

@@ -169,14 +169,7 @@ static int age_at(const char *birth, int64_t ms)
     tl_err e = {0};
     if (!birth[0] || tl_date_parse(birth, strlen(birth), &bd, &e) < 0)
         return -1;
-    int by, ny;
-    unsigned bm, bdd, nm, nd;
-    tl_civil_from_days(bd, &by, &bm, &bdd);
-    tl_civil_from_days(ms / DAY_MS, &ny, &nm, &nd);
-    int age = ny - by;
-    if (nm < bm || (nm == bm && nd < bdd))
-        age--;
-    return age;
+    return tl_age_years(bd, ms / DAY_MS);
 }
 
 struct facts_load {

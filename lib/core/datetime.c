@@ -269,3 +269,15 @@ int64_t tl_time_mono_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+int tl_age_years(int64_t born, int64_t day)
+{
+    int by, y;
+    unsigned bm, bd, m, d;
+    tl_civil_from_days(born, &by, &bm, &bd);
+    tl_civil_from_days(day, &y, &m, &d);
+    int age = y - by;
+    if (m < bm || (m == bm && d < bd))
+        age--;
+    return age;
+}

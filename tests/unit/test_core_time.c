@@ -207,3 +207,16 @@ Test(time, clocks)
     int64_t a = tl_time_mono_ns(), b = tl_time_mono_ns();
     cr_assert_geq(b, a);
 }
+
+Test(time, age_years_counts_birthdays_on_their_date)
+{
+    int64_t born = tl_days_from_civil(1990, 6, 15);
+    cr_assert_eq(tl_age_years(born, tl_days_from_civil(2026, 6, 14)), 35);
+    cr_assert_eq(tl_age_years(born, tl_days_from_civil(2026, 6, 15)), 36);
+    cr_assert_eq(tl_age_years(born, born), 0);
+    /* born on 29 February: a year older on 1 March of a common year */
+    int64_t leap = tl_days_from_civil(2000, 2, 29);
+    cr_assert_eq(tl_age_years(leap, tl_days_from_civil(2025, 2, 28)), 24);
+    cr_assert_eq(tl_age_years(leap, tl_days_from_civil(2025, 3, 1)), 25);
+    cr_assert_eq(tl_age_years(leap, tl_days_from_civil(2028, 2, 29)), 28);
+}
