@@ -391,73 +391,15 @@ typedef struct sym {
     int32_t id;
 } sym;
 
-typedef struct bigram {
-    int32_t rank;
-    int left, right;
-    uint32_t nl, nr;
-} bigram;
-
-static bool better(const bigram *a, const bigram *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-typedef struct heap {
-    bigram *v;
-    size_t n, cap;
-} heap;
-
-static int heap_push(heap *h, bigram b)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        bigram *v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return TL_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!better(&b, &h->v[p]))
-            break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = b;
-    return 0;
-}
-
-static bigram heap_pop(heap *h)
-{
-    bigram top = h->v[0];
-    bigram last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && better(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!better(&h->v[c], &last))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n)
-        h->v[i] = last;
-    return top;
-}
-
-static int add_bigram(const tl_tokenizer *t, const sym *sy, int l, int r, heap *h)
+static int add_bigram(const tl_tokenizer *t, const sym *sy, int l, int r, tl__tok_heap *h)
 {
     if (l < 0 || r < 0 || sy[l].id < 0 || sy[r].id < 0)
         return 0;
     const tl__tok_merge *m = merge_find(t, sy[l].id, sy[r].id);
     if (!m)
         return 0;
-    return heap_push(h, (bigram){m->rank, l, r, sy[l].n, sy[r].n});
+    /* ranks are below 2^24, exact as floats */
+    return tl__tok_heap_push(h, (tl__tok_pair){-(float)m->rank, l, r, sy[l].n, sy[r].n});
 }
 
 typedef struct work {
@@ -465,7 +407,7 @@ typedef struct work {
     size_t buf_cap;
     sym *sy;
     size_t sy_cap;
-    heap h;
+    tl__tok_heap h;
 } work;
 
 static int encode_word(const tl_tokenizer *t, const char *w, size_t wl, work *k, tl__ids *out)
@@ -501,13 +443,13 @@ static int encode_word(const tl_tokenizer *t, const char *w, size_t wl, work *k,
         if (id >= 0)
             return tl__ids_push(out, id);
     }
-    heap *h = &k->h;
+    tl__tok_heap *h = &k->h;
     h->n = 0;
     int rc = 0;
     for (size_t i = 1; i < wl && rc == 0; i++)
         rc = add_bigram(t, sy, (int)i - 1, (int)i, h);
     while (rc == 0 && h->n > 0) {
-        bigram b = heap_pop(h);
+        tl__tok_pair b = tl__tok_heap_pop(h);
         sym *L = &sy[b.left], *R = &sy[b.right];
         if (L->n != b.nl || R->n != b.nr || L->next != b.right)
             continue; /* one of them changed since this pair was queued */

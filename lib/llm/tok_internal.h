@@ -34,6 +34,27 @@ typedef struct tl__tok_entry {
 
 /* A merge of the BPE table: the pair (left id, right id) has rank and gives
  * token result. */
+/* A candidate merge of two adjacent symbols, in the priority queue both
+ * merging tokenizers use: the highest prio first (SentencePiece: the merged
+ * piece's score; BPE: minus the merge's rank), the leftmost on ties. nl and
+ * nr are the symbols' lengths when the pair was queued: a pair whose
+ * symbols have changed since is stale and skipped when popped. */
+typedef struct tl__tok_pair {
+    float prio;
+    int left, right;
+    uint32_t nl, nr;
+} tl__tok_pair;
+
+typedef struct tl__tok_heap {
+    tl__tok_pair *v;
+    size_t n, cap;
+} tl__tok_heap;
+
+/* 0 or TL_ENOMEM. */
+int tl__tok_heap_push(tl__tok_heap *h, tl__tok_pair p);
+/* The best pair; h->n must be > 0. */
+tl__tok_pair tl__tok_heap_pop(tl__tok_heap *h);
+
 typedef struct tl__tok_merge {
     uint64_t key; /* (left << 32 | right) + 1; 0 marks an empty slot */
     int32_t rank;

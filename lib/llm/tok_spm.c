@@ -22,66 +22,8 @@ typedef struct sym {
     bool fixed; /* never merged */
 } sym;
 
-typedef struct bigram {
-    float score;
-    int left, right;
-    uint32_t size;
-} bigram;
-
-typedef struct heap {
-    bigram *v;
-    size_t n, cap;
-} heap;
-
-static bool better(const bigram *a, const bigram *b)
-{
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static int heap_push(heap *h, bigram b)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        bigram *v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return TL_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!better(&b, &h->v[p]))
-            break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = b;
-    return 0;
-}
-
-static bigram heap_pop(heap *h)
-{
-    bigram top = h->v[0];
-    bigram last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && better(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!better(&h->v[c], &last))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n)
-        h->v[i] = last;
-    return top;
-}
-
-static int try_add(const tl_tokenizer *t, const char *buf, const sym *sy, int l, int r, heap *h)
+static int try_add(const tl_tokenizer *t, const char *buf, const sym *sy, int l, int r,
+                   tl__tok_heap *h)
 {
     if (l < 0 || r < 0 || sy[l].fixed || sy[r].fixed)
         return 0;
@@ -89,21 +31,21 @@ static int try_add(const tl_tokenizer *t, const char *buf, const sym *sy, int l,
     int32_t id = tl__tok_lookup(t, buf + sy[l].off, size);
     if (id < 0)
         return 0;
-    return heap_push(h, (bigram){t->tok[id].score, l, r, size});
+    return tl__tok_heap_push(h, (tl__tok_pair){t->tok[id].score, l, r, sy[l].n, sy[r].n});
 }
 
 /* Merges sy[0..ns) in place; the survivors are chained from symbol 0. */
 static int merge(const tl_tokenizer *t, const char *buf, sym *sy, int ns)
 {
-    heap h = {0};
+    tl__tok_heap h = {0};
     int rc = 0;
     for (int i = 1; i < ns && rc == 0; i++)
         rc = try_add(t, buf, sy, i - 1, i, &h);
     while (rc == 0 && h.n > 0) {
-        bigram b = heap_pop(&h);
+        tl__tok_pair b = tl__tok_heap_pop(&h);
         sym *L = &sy[b.left], *R = &sy[b.right];
-        if (L->n == 0 || R->n == 0 || L->n + R->n != b.size || L->next != b.right)
-            continue;
+        if (L->n != b.nl || R->n != b.nr || L->next != b.right)
+            continue; /* one of them changed since this pair was queued */
         L->n += R->n;
         R->n = 0;
         L->next = R->next;

@@ -954,3 +954,53 @@ int tl_tok_decode(const tl_tokenizer *t, const int32_t *ids, size_t n, bool spec
     *len = at;
     return 0;
 }
+
+/* ---- the merge queue (tok_spm.c, tok_bpe.c) ------------------------------------------ */
+
+static bool pair_better(const tl__tok_pair *a, const tl__tok_pair *b)
+{
+    return a->prio > b->prio || (a->prio == b->prio && a->left < b->left);
+}
+
+int tl__tok_heap_push(tl__tok_heap *h, tl__tok_pair p)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        tl__tok_pair *v = realloc(h->v, cap * sizeof *v);
+        if (!v)
+            return TL_ENOMEM;
+        h->v = v;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (!pair_better(&p, &h->v[up]))
+            break;
+        h->v[i] = h->v[up];
+        i = up;
+    }
+    h->v[i] = p;
+    return 0;
+}
+
+tl__tok_pair tl__tok_heap_pop(tl__tok_heap *h)
+{
+    tl__tok_pair top = h->v[0];
+    tl__tok_pair last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && pair_better(&h->v[c + 1], &h->v[c]))
+            c++;
+        if (!pair_better(&h->v[c], &last))
+            break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n)
+        h->v[i] = last;
+    return top;
+}
