@@ -8,6 +8,26 @@
 
 #include <teller/recsys.h>
 
+#include <string.h>
+
+/* Four floats in an SSE register (GCC and Clang vector extensions), for the
+ * BPR and LightGCN inner loops: the -O2 autovectorizer leaves them scalar (a
+ * float reduction it may not reorder, rows it cannot prove apart). Loads and
+ * stores through memcpy: rows need not be 16-byte aligned. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f ld4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void st4(float *p, v4f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
 /* One struct for every kind; the arrays a kind does not use stay NULL. */
 struct tl_rec_model {
     int kind;

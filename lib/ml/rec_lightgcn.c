@@ -43,21 +43,6 @@ static bool has_item(const struct tl_rec_csr *r, int32_t u, int32_t i)
     return lo < r->ptr[u + 1] && r->idx[lo] == i;
 }
 
-/* Four floats in an SSE register (GCC and Clang vector extensions): the
- * autovectorizer at -O2 did not keep the accumulators in registers. */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f ld4(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void st4(float *p, v4f v)
-{
-    memcpy(p, &v, sizeof v);
-}
 
 /* rows [r0, r1) of y = A x (or y = g + A x with g), all (n, d) row-major,
  * skipping rows not marked in only (when given). Per row, 32 columns at a

@@ -392,23 +392,6 @@ static void init_normal(float *w, size_t n, float std, tl_rng *rng)
     }
 }
 
-/* Four floats in an SSE register (GCC and Clang vector extensions): the
- * -O2 autovectorizer leaves both loops below scalar (a float reduction it
- * may not reorder, and three rows it cannot prove apart). */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f ld4(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void st4(float *p, v4f v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
 /* One SGD step on the triple (u, i, j), x = b_i - b_j + w_u.(w_i - w_j):
  * *g = sigmoid(-x) for the bias step. The dot product sums four lanes of
  * columns (q mod 4) and then the lanes: a fixed order, so a seed still
