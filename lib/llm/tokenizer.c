@@ -251,7 +251,9 @@ static const char *const eog_texts[] = {
 /* Candidates for the EOT id when the file names none. */
 static const char *const eot_texts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    /* DeepSeek's <｜end▁of▁sentence｜>, in octal escapes: they end after
+     * three digits, where a hex escape would swallow the "e" of "end" */
+    "<EOT>", "_<EOT>", "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>",
     "<end_of_utterance>",
 };
 
