@@ -13,89 +13,40 @@
 #include "fuzz.h"
 
 #include <teller/llm_gguf.h>
+#include <teller/llm_gguf_write.h>
 #include <teller/llm_tokenizer.h>
 
-typedef struct wb {
-    uint8_t *p;
-    size_t n, cap;
-} wb;
-
-static void put(wb *b, const void *src, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 256;
-        b->p = realloc(b->p, b->cap);
-        FUZZ_CHECK(b->p);
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-static void le(wb *b, uint64_t v, int n)
-{
-    uint8_t x[8];
-    for (int i = 0; i < n; i++)
-        x[i] = (uint8_t)(v >> (8 * i));
-    put(b, x, (size_t)n);
-}
-static void str(wb *b, const char *s)
-{
-    le(b, strlen(s), 8);
-    put(b, s, strlen(s));
-}
-static void key(wb *b, const char *k, uint32_t type)
-{
-    str(b, k);
-    le(b, type, 4);
-}
-static void strs(wb *b, const char *k, const char *const *v, size_t n)
-{
-    key(b, k, TL_GGUF_VAL_ARRAY);
-    le(b, TL_GGUF_VAL_STRING, 4);
-    le(b, n, 8);
-    for (size_t i = 0; i < n; i++)
-        str(b, v[i]);
-}
-
+/* A vocabulary built in memory through the GGUF writer, then loaded as a
+ * file would be. */
 static tl_tokenizer *build(const char *model, const char *pre, const char *const *tok,
                            const int *type, const float *score, size_t n,
                            const char *const *merges, size_t n_merges)
 {
-    wb b = {0};
-    put(&b, "GGUF", 4);
-    le(&b, 3, 4);
-    le(&b, 0, 8);
-    le(&b, 3 + (pre != NULL) + (score != NULL) + (merges != NULL), 8);
-    key(&b, "tokenizer.ggml.model", TL_GGUF_VAL_STRING);
-    str(&b, model);
-    if (pre) {
-        key(&b, "tokenizer.ggml.pre", TL_GGUF_VAL_STRING);
-        str(&b, pre);
-    }
-    strs(&b, "tokenizer.ggml.tokens", tok, n);
-    key(&b, "tokenizer.ggml.token_type", TL_GGUF_VAL_ARRAY);
-    le(&b, TL_GGUF_VAL_I32, 4);
-    le(&b, n, 8);
-    for (size_t i = 0; i < n; i++)
-        le(&b, (uint32_t)type[i], 4);
-    if (score) {
-        key(&b, "tokenizer.ggml.scores", TL_GGUF_VAL_ARRAY);
-        le(&b, TL_GGUF_VAL_F32, 4);
-        le(&b, n, 8);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t u;
-            memcpy(&u, &score[i], 4);
-            le(&b, u, 4);
-        }
-    }
+    tl_err err = {0};
+    tl_gguf_writer *w = NULL;
+    FUZZ_CHECK(tl_gguf_writer_new(&w, &err) == 0);
+    FUZZ_CHECK(tl_gguf_writer_set_str(w, "tokenizer.ggml.model", model, &err) == 0);
+    if (pre)
+        FUZZ_CHECK(tl_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre, &err) == 0);
+    FUZZ_CHECK(tl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tok, NULL, n, &err) == 0);
+    FUZZ_CHECK(tl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", TL_GGUF_VAL_I32, type, n,
+                                      &err) == 0);
+    if (score)
+        FUZZ_CHECK(tl_gguf_writer_set_arr(w, "tokenizer.ggml.scores", TL_GGUF_VAL_F32, score, n,
+                                          &err) == 0);
     if (merges)
-        strs(&b, "tokenizer.ggml.merges", merges, n_merges);
+        FUZZ_CHECK(tl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, NULL, n_merges,
+                                              &err) == 0);
+    void *buf = NULL;
+    size_t len = 0;
+    FUZZ_CHECK(tl_gguf_writer_write_mem(w, NULL, NULL, &buf, &len, &err) == 0);
+    tl_gguf_writer_free(w);
     tl_gguf *g = NULL;
     tl_tokenizer *t = NULL;
-    tl_err err = {0};
-    FUZZ_CHECK(tl_gguf_open_mem(b.p, b.n, "fuzz-vocab.gguf", &g, &err) == 0);
+    FUZZ_CHECK(tl_gguf_open_mem(buf, len, "fuzz-vocab.gguf", &g, &err) == 0);
     FUZZ_CHECK(tl_tok_load_gguf(g, &t, &err) == 0);
     tl_gguf_close(g);
-    free(b.p);
+    free(buf);
     return t;
 }
 

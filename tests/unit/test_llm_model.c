@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <teller/llm.h>
+#include <teller/llm_gguf_write.h>
 #include <teller/llm_gguf.h>
 #include <teller/llm_quant.h>
 #include <teller/llm_tokenizer.h>
@@ -551,128 +552,77 @@ Test(llm_files, truncated_bin)
     free(dir);
 }
 
-/* ---- a GGUF writer and tiny models ------------------------------------------------------ */
-
-typedef struct wb {
-    uint8_t *p;
-    size_t n, cap;
-} wb;
-
-static void put(wb *b, const void *src, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        cr_assert(b->p);
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-static void u32(wb *b, uint32_t v) { put(b, &v, 4); }
-static void u64(wb *b, uint64_t v) { put(b, &v, 8); }
-static void str(wb *b, const char *s)
-{
-    u64(b, strlen(s));
-    put(b, s, strlen(s));
-}
+/* ---- tiny model files, through the GGUF writer -------------------------------------------- */
 
 typedef struct gw {
-    wb kv;
-    uint64_t n_kv;
-    struct gt {
-        char name[64];
-        int type, n_dims;
-        int64_t dims[2];
-        void *data;
-        size_t size;
-    } t[128];
+    tl_gguf_writer *w; /* made on first use, so `gw g = {0}` starts one */
+    void *data[128];   /* tensor bytes, borrowed by the writer until the write */
     int n_t;
 } gw;
 
+static tl_gguf_writer *gw_w(gw *g)
+{
+    tl_err err = {0};
+    if (!g->w)
+        cr_assert_eq(tl_gguf_writer_new(&g->w, &err), 0, "%s", err.msg);
+    return g->w;
+}
+
 static void kv_str(gw *g, const char *k, const char *v)
 {
-    str(&g->kv, k);
-    u32(&g->kv, 8);
-    str(&g->kv, v);
-    g->n_kv++;
+    tl_err err = {0};
+    cr_assert_eq(tl_gguf_writer_set_str(gw_w(g), k, v, &err), 0, "%s", err.msg);
 }
 static void kv_u32(gw *g, const char *k, uint32_t v)
 {
-    str(&g->kv, k);
-    u32(&g->kv, 4);
-    u32(&g->kv, v);
-    g->n_kv++;
+    tl_err err = {0};
+    cr_assert_eq(tl_gguf_writer_set_u32(gw_w(g), k, v, &err), 0, "%s", err.msg);
 }
 static void kv_f32(gw *g, const char *k, float v)
 {
-    str(&g->kv, k);
-    u32(&g->kv, 6);
-    put(&g->kv, &v, 4);
-    g->n_kv++;
+    tl_err err = {0};
+    cr_assert_eq(tl_gguf_writer_set_f32(gw_w(g), k, v, &err), 0, "%s", err.msg);
 }
 
-/* Adds a tensor from floats, encoded as type (F32 or a quantized type). */
+/* Adds a tensor from floats, encoded as type (F32 or a quantized type; I32
+ * takes the float bits as they are, for a type the engine refuses); rows 0
+ * makes it one-dimensional. */
 static void tensor(gw *g, const char *name, int type, const float *x, int64_t cols, int64_t rows)
 {
     cr_assert(g->n_t < 128);
-    struct gt *t = &g->t[g->n_t++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->type = type;
-    t->n_dims = rows ? 2 : 1;
-    t->dims[0] = cols;
-    t->dims[1] = rows ? rows : 1;
-    size_t rb = type == TL_GGUF_TYPE_F32 ? (size_t)cols * 4 : tl_q_row_size(type, cols);
+    int64_t nr = rows ? rows : 1, dims[2] = {cols, nr};
+    bool raw = type == TL_GGUF_TYPE_F32 || type == TL_GGUF_TYPE_I32;
+    size_t rb = raw ? (size_t)cols * 4 : tl_q_row_size(type, cols);
     cr_assert(rb > 0);
-    t->size = rb * (size_t)t->dims[1];
-    t->data = malloc(t->size);
-    for (int64_t r = 0; r < t->dims[1]; r++) {
-        if (type == TL_GGUF_TYPE_F32)
-            memcpy((char *)t->data + r * rb, x + r * cols, rb);
+    char *data = malloc(rb * (size_t)nr);
+    cr_assert_not_null(data);
+    for (int64_t r = 0; r < nr; r++) {
+        if (raw)
+            memcpy(data + r * rb, x + r * cols, rb);
         else
-            cr_assert_eq(tl_q_quantize_row(type, x + r * cols, (char *)t->data + r * rb, cols), 0);
+            cr_assert_eq(tl_q_quantize_row(type, x + r * cols, data + r * rb, cols), 0);
     }
+    g->data[g->n_t++] = data;
+    tl_err err = {0};
+    cr_assert_eq(tl_gguf_writer_add_tensor(gw_w(g), name, type, rows ? 2 : 1, dims, data, &err), 0,
+                 "%s", err.msg);
 }
 
 static char *gw_write(gw *g, const char *dir, const char *name)
 {
-    wb b = {0};
-    put(&b, "GGUF", 4);
-    u32(&b, 3);
-    u64(&b, (uint64_t)g->n_t);
-    u64(&b, g->n_kv);
-    put(&b, g->kv.p, g->kv.n);
-    uint64_t off = 0;
-    for (int i = 0; i < g->n_t; i++) {
-        str(&b, g->t[i].name);
-        u32(&b, (uint32_t)g->t[i].n_dims);
-        for (int d = 0; d < g->t[i].n_dims; d++)
-            u64(&b, (uint64_t)g->t[i].dims[d]);
-        u32(&b, (uint32_t)g->t[i].type);
-        u64(&b, off);
-        off += (g->t[i].size + 31) / 32 * 32;
-    }
-    static const uint8_t zeros[32];
-    put(&b, zeros, (32 - b.n % 32) % 32);
-    for (int i = 0; i < g->n_t; i++) {
-        put(&b, g->t[i].data, g->t[i].size);
-        put(&b, zeros, (32 - g->t[i].size % 32) % 32);
-    }
     size_t cap = strlen(dir) + strlen(name) + 2;
     char *path = malloc(cap);
     snprintf(path, cap, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    cr_assert(f);
-    fwrite(b.p, 1, b.n, f);
-    fclose(f);
-    free(b.p);
+    tl_err err = {0};
+    cr_assert_eq(tl_gguf_writer_write(gw_w(g), path, NULL, NULL, &err), 0, "%s", err.msg);
     return path;
 }
 
 static void gw_free(gw *g)
 {
-    free(g->kv.p);
     for (int i = 0; i < g->n_t; i++)
-        free(g->t[i].data);
+        free(g->data[i]);
+    tl_gguf_writer_free(g->w);
 }
 
 /* A tiny model's weights, as floats, and the reference forward pass. */
@@ -1053,8 +1003,7 @@ Test(llm_files, gguf_faults_are_named)
     kv_u32(&g, "llama.attention.head_count", H);
     kv_u32(&g, "llama.feed_forward_length", FF);
     kv_u32(&g, "llama.context_length", 64);
-    tensor(&g, "token_embd.weight", 0, t->emb, E, NV);
-    g.t[0].type = TL_GGUF_TYPE_I32;
+    tensor(&g, "token_embd.weight", TL_GGUF_TYPE_I32, t->emb, E, NV);
     p = gw_write(&g, dir, "d.gguf");
     expect_load_error(p, TL_EUNSUPPORTED, "\"token_embd.weight\" has type I32", NULL);
     unlink(p);

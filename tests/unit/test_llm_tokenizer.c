@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include <teller/llm_gguf.h>
+#include <teller/llm_gguf_write.h>
 #include <teller/llm_tokenizer.h>
 
 #include <jansson.h>
@@ -15,89 +16,38 @@
 
 #include "testutil.h"
 
-/* ---- a GGUF writer for small in-memory vocabularies -------------------------------- */
+/* ---- small in-memory vocabularies, through the GGUF writer ---------------------------- */
 
 typedef struct wb {
-    uint8_t *p;
-    size_t n, cap;
+    void *p;
+    size_t n;
 } wb;
 
-static void put(wb *b, const void *src, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 256;
-        b->p = realloc(b->p, b->cap);
-        cr_assert(b->p);
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-static void le(wb *b, uint64_t v, int n)
-{
-    uint8_t x[8];
-    for (int i = 0; i < n; i++)
-        x[i] = (uint8_t)(v >> (8 * i));
-    put(b, x, (size_t)n);
-}
-static void str(wb *b, const char *s)
-{
-    le(b, strlen(s), 8);
-    put(b, s, strlen(s));
-}
-static void key(wb *b, const char *k, uint32_t type)
-{
-    str(b, k);
-    le(b, type, 4);
-}
-static void kv_str(wb *b, const char *k, const char *v)
-{
-    key(b, k, TL_GGUF_VAL_STRING);
-    str(b, v);
-}
-static void kv_strs(wb *b, const char *k, const char *const *v, size_t n)
-{
-    key(b, k, TL_GGUF_VAL_ARRAY);
-    le(b, TL_GGUF_VAL_STRING, 4);
-    le(b, n, 8);
-    for (size_t i = 0; i < n; i++)
-        str(b, v[i]);
-}
-
 /* A vocabulary-only GGUF: tokens with types (and scores for llama), merges
- * for gpt2. n_kv counts what is written. */
+ * for gpt2; with_tokens false leaves the token keys out. */
 static wb vocab_gguf(const char *model, const char *pre, const char *const *tok, const int *type,
                      const float *score, size_t n, const char *const *merges, size_t n_merges,
                      bool with_tokens)
 {
+    tl_err err = {0};
+    tl_gguf_writer *w = NULL;
+    cr_assert_eq(tl_gguf_writer_new(&w, &err), 0, "%s", err.msg);
+    int rc = tl_gguf_writer_set_str(w, "tokenizer.ggml.model", model, &err);
+    if (rc == 0 && pre)
+        rc = tl_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre, &err);
+    if (rc == 0 && with_tokens)
+        rc = tl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tok, NULL, n, &err);
+    if (rc == 0 && with_tokens)
+        rc = tl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", TL_GGUF_VAL_I32, type, n, &err);
+    if (rc == 0 && score)
+        rc = tl_gguf_writer_set_arr(w, "tokenizer.ggml.scores", TL_GGUF_VAL_F32, score, n, &err);
+    if (rc == 0 && merges)
+        rc = tl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, NULL, n_merges, &err);
     wb b = {0};
-    put(&b, "GGUF", 4);
-    le(&b, 3, 4);
-    le(&b, 0, 8);
-    uint64_t n_kv = 1 + (pre != NULL) + (with_tokens ? 2 : 0) + (score != NULL) + (merges != NULL);
-    le(&b, n_kv, 8);
-    kv_str(&b, "tokenizer.ggml.model", model);
-    if (pre)
-        kv_str(&b, "tokenizer.ggml.pre", pre);
-    if (with_tokens) {
-        kv_strs(&b, "tokenizer.ggml.tokens", tok, n);
-        key(&b, "tokenizer.ggml.token_type", TL_GGUF_VAL_ARRAY);
-        le(&b, TL_GGUF_VAL_I32, 4);
-        le(&b, n, 8);
-        for (size_t i = 0; i < n; i++)
-            le(&b, (uint32_t)type[i], 4);
-    }
-    if (score) {
-        key(&b, "tokenizer.ggml.scores", TL_GGUF_VAL_ARRAY);
-        le(&b, TL_GGUF_VAL_F32, 4);
-        le(&b, n, 8);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t u;
-            memcpy(&u, &score[i], 4);
-            le(&b, u, 4);
-        }
-    }
-    if (merges)
-        kv_strs(&b, "tokenizer.ggml.merges", merges, n_merges);
+    if (rc == 0)
+        rc = tl_gguf_writer_write_mem(w, NULL, NULL, &b.p, &b.n, &err);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    tl_gguf_writer_free(w);
     return b;
 }
 
